@@ -16,6 +16,10 @@ import sys
 STAGES = {
     "prepare": ("hyperman.stages.prepare", "download/verify a dataset (MNIST, Fashion-MNIST, CIFAR-10)"),
     "train": ("hyperman.stages.train", "train the hypernetwork (loss = λ·CE − entropy)"),
+    "train-baseline": ("hyperman.stages.train_baseline", "train one target net conventionally (baselines)"),
+    "sample": ("hyperman.stages.sample", "draw N nets from a trained hypernetwork (latents + checkpoint sha256)"),
+    "evaluate": ("hyperman.stages.evaluate", "evaluate sampled nets vs baselines: ensembles, diversity, paths, OOD, FGSM"),
+    "distill": ("hyperman.stages.distill", "distil the hypernetwork ensemble into one target-sized net"),
     "check-params": ("hyperman.stages.check_params", "validate a params.yaml against the schema"),
 }
 

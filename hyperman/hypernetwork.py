@@ -40,16 +40,29 @@ def generator_width(code_dim: int, out_size: int) -> int:
     return int(min(100, max(40, math.ceil(1.5 * math.sqrt(code_dim * out_size) / 10) * 10)))
 
 
-def _init_like_target_layer(last: nn.Linear, fan_in: int) -> None:
-    """Start G where ordinary training starts: generated weights with He-like std √(2/fan_in).
+class ScaledLinear(nn.Linear):
+    """The generator's last layer: y = gain · (W h + b) with W ~ N(0, 1), an "equalised learning rate".
 
-    The generator's hidden features are batch-normalised (unit variance), so
-    a last layer with weight std σ/√width emits weights of std σ. Torch's default
-    init would emit O(0.5) weights whatever the fan-in, and a 800-input conv
-    layer then explodes the logits (CE in the tens at step 0)."""
-    std = math.sqrt(2.0 / fan_in)
-    nn.init.normal_(last.weight, 0.0, std / math.sqrt(last.in_features))
-    nn.init.zeros_(last.bias)
+    Why: with Adam every entry of W moves by about lr per step, so a plain
+    last layer of width k moves each generated weight by about lr · Σ|h| ≈
+    0.8 · k · lr — for k = 100 and lr = 3e-4 half the std of a conv2 weight per
+    step, which kills the ReLUs of the target within a few dozen steps. With the
+    constant gain = std/√k in the forward pass, W has unit scale, the generated
+    weights start with std `std` (He: √(2/fan_in)), and one Adam step moves
+    them by ≈ 0.8 · √k · lr · std: a small relative change, as when training
+    the target directly. The bias gets the same gain: it is shared by every
+    unit and every net, so its gradient is coherent, and unscaled it shifts all
+    of a layer's weights together by lr per step (the mean of 800 conv2 inputs
+    drifts and the layer's ReLUs die)."""
+
+    def __init__(self, in_features: int, out_features: int, std: float):
+        super().__init__(in_features, out_features)
+        self.gain = std / math.sqrt(in_features)
+        nn.init.normal_(self.weight, 0.0, 1.0)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.linear(x, self.weight * self.gain, self.bias * self.gain)
 
 
 class HyperNetwork(nn.Module):
@@ -67,9 +80,9 @@ class HyperNetwork(nn.Module):
         self.generators = nn.ModuleList(
             _mlp([code_dim, generator_width(code_dim, n), generator_width(code_dim, n), n], batch_norm)
             for n in out_sizes)
-        fan_ins = [layer.fan_in for layer in target.layers]
-        for generator, fan_in in zip(self.generators, fan_ins):
-            _init_like_target_layer(generator[-1], fan_in)
+        for generator, layer in zip(self.generators, target.layers):
+            last = generator[-1]
+            generator[-1] = ScaledLinear(last.in_features, last.out_features, math.sqrt(2.0 / layer.fan_in))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Weights θ (P, D) of P target nets from latents z (P, latent_dim)."""

@@ -1,0 +1,43 @@
+"""Train one target network conventionally (PyTorch default init, Adam, one-cycle schedule).
+
+K runs with seeds 0..K-1 give the single-net baseline (seed 0) and the deep
+ensemble. Writes OUT/baseline.pt (the shared "target" checkpoint: flat θ,
+optimizer, schedule and RNG state, train_seconds) after every epoch, and
+OUT/baseline_summary.json. --resume continues from the last finished epoch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..baseline import BaselineConfig, train_baseline
+from ..checkpoint import CheckpointError
+from ..data import DataError
+
+D = BaselineConfig()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, type=Path, help="prepared dataset folder")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--target", default=D.target, choices=["mnist_cnn", "cifar_cnn"], help="target network")
+    parser.add_argument("--epochs", type=int, default=D.epochs, help="passes over the training split")
+    parser.add_argument("--batch-size", type=int, default=D.batch_size, help="images per step")
+    parser.add_argument("--lr", type=float, default=D.lr, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--seed", type=int, default=D.seed, help="seed of init and data order")
+    parser.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/baseline.pt if it exists")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = BaselineConfig(args.target, args.epochs, args.batch_size, args.lr, args.seed, args.limit_train)
+    try:
+        summary = train_baseline(config, args.data, args.out, args.device, args.resume)
+    except (CheckpointError, DataError, ValueError, RuntimeError) as error:
+        print(f"hyperman train-baseline: error: {error}", file=sys.stderr)
+        return 1
+    print(f"baseline seed {args.seed}: val acc {summary['val_acc']:.4f} in {summary['train_seconds']:.0f} s",
+          file=sys.stderr)
+    return 0

@@ -1,0 +1,175 @@
+"""`hyperman sample` and `hyperman evaluate` end to end on a tiny hypernetwork and tiny data."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from hyperman import checkpoint, cli
+from hyperman.sampling import regenerate_all
+from hyperman.targets import get_target
+from hyperman.training import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST, FASHION = ROOT / "data" / "mnist", ROOT / "data" / "fashion-mnist"
+
+pytestmark = pytest.mark.skipif(not (MNIST / "manifest.json").is_file() or not (FASHION / "manifest.json").is_file(),
+                                reason="needs prepared MNIST and Fashion-MNIST in data/")
+
+REQUIRED = [
+    "hypernet.members.accuracy_mean", "hypernet.members.accuracy_min", "hypernet.members.accuracy_max",
+    "hypernet.ensemble.sizes", "hypernet.ensemble.accuracy", "hypernet.ensemble.nll", "hypernet.ensemble.ece",
+    "deep_ensemble.size", "deep_ensemble.accuracy", "deep_ensemble.nll", "deep_ensemble.ece",
+    "single_net.accuracy", "single_net.nll", "single_net.ece", "symmetry_control.gain", "hypernet.ensemble_gain",
+    "diversity.hypernet.disagreement", "diversity.deep_ensemble.disagreement", "paths.latent.worst_accuracy",
+    "paths.direct.worst_accuracy", "ood.hypernet.auroc_entropy", "ood.hypernet.auroc_mi",
+    "ood.deep_ensemble.auroc_mi", "timing",
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stages():
+    """Register the stages here too, so the tests do not depend on the edit to cli.STAGES."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(cli.STAGES, "sample", ("hyperman.stages.sample", "draw nets from a hypernetwork"))
+        patch.setitem(cli.STAGES, "evaluate", ("hyperman.stages.evaluate", "evaluate sampled nets"))
+        yield
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, stages):
+    root = tmp_path_factory.mktemp("run")
+    config = TrainConfig(steps=20, nets_per_step=4, images_per_net=8, eval_every=10, eval_nets=4, limit_train=500,
+                         latent_dim=8)
+    train(config, MNIST, root / "train", "cpu", log=lambda message: None)
+    target = get_target("mnist_cnn")
+    baselines = []
+    for k in range(2):
+        path = root / f"baseline{k}.pt"
+        theta = target.init(1, torch.Generator().manual_seed(k))[0]
+        checkpoint.save(path, {"kind": "target", "target": "mnist_cnn", "theta": theta, "train_seconds": 1.0 + k,
+                               "config": {}})
+        baselines.append(path)
+    samples = root / "samples.pt"
+    assert cli.main(["sample", "--checkpoint", str(root / "train" / "hypernet.pt"), "--num-nets", "12",
+                     "--seed", "3", "--chunk", "5", "--out", str(samples), "--device", "cpu"]) == 0
+    return {"root": root, "checkpoint": root / "train" / "hypernet.pt", "samples": samples, "baselines": baselines}
+
+
+def _evaluate_args(trained, out, *extra, ood=True):
+    args = ["evaluate", "--checkpoint", str(trained["checkpoint"]), "--samples", str(trained["samples"]),
+            "--baselines", *map(str, trained["baselines"]), "--data", str(MNIST), "--out", str(out),
+            "--limit-test", "120", "--sizes", "1", "2", "5", "1000", "--draws", "3", "--path-pairs", "2",
+            "--path-points", "4", "--adversarial-images", "40", "--adversarial-eps", "0.1", "0.3",
+            "--symmetry-copies", "6", "--device", "cpu", *extra]
+    if ood:
+        args += ["--ood-data", str(FASHION)]
+    return args
+
+
+def _get(tree, dotted):
+    for key in dotted.split("."):
+        tree = tree[key]
+    return tree
+
+
+def test_samples_file_is_compact_and_regenerates_deterministically(trained):
+    payload = checkpoint.load(trained["samples"], kind="samples")
+    assert payload["latents"].shape == (12, 8) and payload["seed"] == 3
+    assert len(payload["checkpoint_sha256"]) == 64
+    report = json.loads(trained["samples"].with_suffix(".json").read_text())
+    assert report["num_nets"] == 12 and report["nets_per_second"] > 0
+    a = regenerate_all(trained["samples"], trained["checkpoint"], chunk=5)
+    b = regenerate_all(trained["samples"], trained["checkpoint"], chunk=12)
+    assert a.shape == (12, get_target("mnist_cnn").num_params) and torch.isfinite(a).all()
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)  # chunking changes at most the rounding
+
+
+def test_evaluate_end_to_end(trained, tmp_path):
+    out = tmp_path / "eval"
+    assert cli.main(_evaluate_args(trained, out)) == 0
+    result = json.loads((out / "metrics.json").read_text())
+    for key in REQUIRED:
+        _get(result, key)  # raises KeyError if missing
+    members = result["hypernet"]["members"]
+    assert 0 <= members["accuracy_min"] <= members["accuracy_mean"] <= members["accuracy_max"] <= 1
+    ensemble = result["hypernet"]["ensemble"]
+    assert ensemble["sizes"] == [1, 2, 5, 12]  # 1000 clipped to the 12 nets
+    for name in ("accuracy", "nll", "ece"):
+        assert len(ensemble[name]) == 4
+    assert all(0 <= a <= 1 for a in ensemble["accuracy"]) and all(n > 0 for n in ensemble["nll"])
+    assert result["deep_ensemble"]["size"] == 2 and 0 <= result["deep_ensemble"]["accuracy"] <= 1
+    assert result["symmetry_control"]["gain"] == 0 and result["symmetry_control"]["flipped_predictions"] == 0
+    assert 0 <= result["diversity"]["hypernet"]["disagreement"] <= 1
+    assert result["diversity"]["hypernet"]["nn_l1_mean"] > 0
+    for key in ("ood.hypernet.auroc_entropy", "ood.hypernet.auroc_mi", "ood.deep_ensemble.auroc_mi"):
+        assert 0 <= _get(result, key) <= 1
+    assert result["ood"]["single_net"]["auroc_mi"] is None
+    assert result["timing"]["baselines_train_seconds"] == 3.0
+    assert result["timing"]["hypernet_train_seconds"] > 0 and result["timing"]["image_nets_per_second"] > 0
+    assert result["paths"]["latent"]["worst_accuracy"] <= result["paths"]["latent"]["mean_endpoint_accuracy"]
+
+    with open(out / "ensemble_curve.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["method", "size", "accuracy_mean", "accuracy_std", "nll_mean", "nll_std", "ece_mean",
+                             "ece_std"]
+    methods = {row["method"] for row in rows}
+    assert {"hypernet_mean_prob", "hypernet_majority_vote", "deep_ensemble_mean_prob", "single_net"} <= methods
+    assert [r["size"] for r in rows if r["method"] == "deep_ensemble_mean_prob"] == ["1", "2"]
+    with open(out / "member_accuracy.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == 12
+    with open(out / "paths.csv") as handle:
+        paths = list(csv.DictReader(handle))
+    assert list(paths[0]) == ["kind", "pair", "t", "accuracy", "nll"]
+    assert {r["kind"] for r in paths} == {"latent", "direct", "baseline_direct"}
+    assert len(paths) == 2 * 2 * 4 + 4
+    with open(out / "adversarial.csv") as handle:
+        adversarial = list(csv.DictReader(handle))
+    assert {r["model"] for r in adversarial} >= {"hypernet_single", "hypernet_vote"}
+    assert not list(out.glob("*.tmp"))
+
+
+def test_evaluate_without_ood_data_says_so(trained, tmp_path):
+    out = tmp_path / "eval"
+    assert cli.main(_evaluate_args(trained, out, "--forward", "grouped", ood=False)) == 0
+    result = json.loads((out / "metrics.json").read_text())
+    assert "skipped" in result["ood"]
+    assert result["timing"]["forward_method"] == "grouped"
+
+
+def test_bad_checkpoint_path_fails_cleanly(trained, tmp_path, capsys):
+    out = tmp_path / "eval"
+    args = _evaluate_args(trained, out)
+    args[args.index("--checkpoint") + 1] = str(tmp_path / "missing.pt")
+    assert cli.main(args) == 1
+    assert "hyperman evaluate: error:" in capsys.readouterr().err
+    assert not (out / "metrics.json").exists()
+
+
+def test_samples_from_another_checkpoint_are_refused(trained, tmp_path, capsys):
+    other = tmp_path / "other.pt"
+    payload = checkpoint.load(trained["checkpoint"])
+    payload["step"] += 1  # same model, different file: a different sha256
+    checkpoint.save(other, payload)
+    out = tmp_path / "eval"
+    args = _evaluate_args(trained, out)
+    args[args.index("--checkpoint") + 1] = str(other)
+    assert cli.main(args) == 1
+    assert "different hypernetwork" in capsys.readouterr().err
+    assert not (out / "metrics.json").exists()
+
+
+def test_baseline_of_the_wrong_size_is_refused(trained, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    checkpoint.save(bad, {"kind": "target", "target": "mnist_cnn", "theta": torch.zeros(10), "train_seconds": 1.0,
+                          "config": {}})
+    out = tmp_path / "eval"
+    args = _evaluate_args(trained, out)
+    args[args.index("--baselines") + 1] = str(bad)
+    assert cli.main(args) == 1
+    assert "1-D tensor of 20018 weights" in capsys.readouterr().err
+    assert not (out / "metrics.json").exists()
+    assert cli.main(["sample", "--checkpoint", str(bad), "--out", str(tmp_path / "s.pt")]) == 1
+    assert "expected 'hypernetwork'" in capsys.readouterr().err
