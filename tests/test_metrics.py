@@ -10,7 +10,7 @@ from hyperman import metrics
 from hyperman.evaluation import Forward, symmetry_control
 from hyperman.targets import get_target
 
-MNIST = Path(__file__).resolve().parents[1] / "data" / "mnist"
+from conftest import MNIST
 
 
 def test_accuracy_and_nll_by_hand():
@@ -90,7 +90,6 @@ def test_disagreement_and_majority_vote_by_hand():
     assert metrics.vote_probabilities(members).tolist() == [[2 / 3, 1 / 3, 0], [1 / 3, 2 / 3, 0]]
 
 
-@pytest.mark.skipif(not (MNIST / "manifest.json").is_file(), reason="needs prepared MNIST in data/mnist")
 def test_symmetry_control_is_exactly_zero_on_a_real_net():
     from hyperman.data import load_dataset
 

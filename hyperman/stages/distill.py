@@ -18,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .common import optional_limit
 from ..checkpoint import CheckpointError
 from ..data import DataError
 from ..distillation import TEACHERS, DistillConfig, DistillError, distill
@@ -39,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hard-label-weight", type=float, default=D.hard_label_weight,
                         help="weight A of the hard-label CE: (1-A)·KD + A·CE")
     parser.add_argument("--seed", type=int, default=D.seed, help="random seed")
-    parser.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
-    parser.add_argument("--limit-test", type=int, default=None, help="evaluate on the first N test images only")
+    parser.add_argument("--limit-train", type=optional_limit, default=None, help="use only the first N training images (0: all)")
+    parser.add_argument("--limit-test", type=optional_limit, default=None, help="evaluate on the first N test images only (0: all)")
     parser.add_argument("--ood-data", type=Path, default=None,
                         help="prepared out-of-distribution dataset for the entropy AUROC (e.g. data/fashion-mnist)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run")

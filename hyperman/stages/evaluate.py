@@ -21,16 +21,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from .common import optional_limit
 from ..checkpoint import CheckpointError
 from ..data import DataError
 from ..evaluation import DEFAULT_EPS, DEFAULT_SIZES, METHODS, EvalConfig, EvaluationError, evaluate
 
 D = EvalConfig(checkpoint=Path(), samples=Path(), baselines=[], data=Path(), out=Path())
-
-
-def _optional_positive(text: str) -> int | None:
-    value = int(text)
-    return None if value == 0 else value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--draws", type=int, default=D.draws, help="random member draws per ensemble size")
     parser.add_argument("--path-pairs", type=int, default=D.path_pairs, help="random (z1, z2) pairs for the paths")
     parser.add_argument("--path-points", type=int, default=D.path_points, help="points along each path")
-    parser.add_argument("--path-images", type=_optional_positive, default=None,
+    parser.add_argument("--path-images", type=optional_limit, default=None,
                         help="evaluate paths on the first N test images (0 or omitted: all)")
     parser.add_argument("--adversarial-eps", type=float, nargs="+", default=list(DEFAULT_EPS),
                         help="FGSM step sizes (images are in [0, 1])")
@@ -60,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="random symmetry transforms of one net in the symmetry control")
     parser.add_argument("--seed", type=int, default=D.seed, help="seed of ensemble draws, path pairs and symmetries")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to evaluate")
-    parser.add_argument("--limit-test", type=_optional_positive, default=None,
+    parser.add_argument("--limit-test", type=optional_limit, default=None,
                         help="use only the first N test images of --data and --ood-data (0 or omitted: all)")
     parser.add_argument("--forward", default=D.forward, choices=list(METHODS),
                         help="batched forward: auto = grouped on CUDA, channels_last (a per-net NHWC loop) on CPU")

@@ -12,19 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from .common import optional_limit, str2bool
 from ..checkpoint import CheckpointError
 from ..data import DataError
 from ..training import TrainConfig, TrainingError, train
 
 D = TrainConfig()
-
-
-def str2bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=D.seed, help="random seed")
     parser.add_argument("--forward", default=D.forward, choices=["auto", "loop", "grouped"],
                         help="batched target forward (auto: loop on CPU, grouped on GPU)")
-    parser.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--limit-train", type=optional_limit, default=None, help="use only the first N training images (0: all)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/hypernet.pt if it exists")
 

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .common import optional_limit
 from ..baseline import BaselineConfig, train_baseline
 from ..checkpoint import CheckpointError
 from ..data import DataError
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=D.batch_size, help="images per step")
     parser.add_argument("--lr", type=float, default=D.lr, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--seed", type=int, default=D.seed, help="seed of init and data order")
-    parser.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--limit-train", type=optional_limit, default=None, help="use only the first N training images (0: all)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/baseline.pt if it exists")
 

