@@ -26,3 +26,7 @@ test: $(STAMP)
 
 clean-results:
 	rm -rf results .snakemake
+
+## dvc.yaml: regenerate the DVC stages from workflow/pipeline.py (after changing sweep lists or stages)
+dvc.yaml: workflow/pipeline.py params.yaml | $(STAMP)
+	$(BIN)/python workflow/pipeline.py dvc-yaml > dvc.yaml.tmp && mv dvc.yaml.tmp dvc.yaml

@@ -20,6 +20,7 @@ STAGES = {
     "sample": ("hyperman.stages.sample", "draw N nets from a trained hypernetwork (latents + checkpoint sha256)"),
     "evaluate": ("hyperman.stages.evaluate", "evaluate sampled nets vs baselines: ensembles, diversity, paths, OOD, FGSM"),
     "distill": ("hyperman.stages.distill", "distil the hypernetwork ensemble into one target-sized net"),
+    "report": ("hyperman.stages.report", "figures and report.md from the evaluate, distill and sweep outputs"),
     "check-params": ("hyperman.stages.check_params", "validate a params.yaml against the schema"),
 }
 

@@ -180,9 +180,8 @@ def load_inputs(cfg: ReportConfig) -> dict:
 
     if (cfg.checkpoint is None) != (cfg.samples is None):
         raise ReportError("the filter pictures need both --checkpoint and --samples (or neither)")
-    for name in ("filter_nets",):
-        if getattr(cfg, name) < 1:
-            raise ReportError(f"--filter-nets must be at least 1, got {cfg.filter_nets}")
+    if cfg.filter_nets < 1:
+        raise ReportError(f"--filter-nets must be at least 1, got {cfg.filter_nets}")
     if cfg.checkpoint is not None:
         for what, path in (("--checkpoint", cfg.checkpoint), ("--samples", cfg.samples)):
             if not Path(path).is_file():

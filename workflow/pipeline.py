@@ -104,6 +104,8 @@ EVALUATE_FLAGS = [("ensemble_sizes", "--sizes"), ("draws", "--draws"), ("path_pa
                   ("path_points", "--path-points"), ("path_images", "--path-images"),
                   ("adversarial_eps", "--adversarial-eps"), ("adversarial_images", "--adversarial-images"),
                   ("symmetry_copies", "--symmetry-copies"), ("seed", "--seed"), ("device", "--device")]
+EVALUATE_TABLES = ["ensemble_curve.csv", "paths.csv", "adversarial.csv", "member_accuracy.csv", "reliability.csv",
+                   "ood_scores.csv"]
 DISTILL_FLAGS = [("teacher", "--teacher"), ("teacher_nets", "--teacher-nets"), ("epochs", "--epochs"),
                  ("batch_size", "--batch-size"), ("lr", "--lr"), ("temperature", "--temperature"),
                  ("hard_label_weight", "--hard-label-weight"), ("seed", "--seed"), ("device", "--device")]
@@ -194,7 +196,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
         argv = (["hyperman", "evaluate", "--checkpoint", f"{base}/hypernet/hypernet.pt", "--samples",
                  f"{base}/samples.pt", "--baselines", *[f"{d}/baseline.pt" for d in baseline_dirs],
                  "--data", data, "--ood-data", ood, "--out", out] + flags + limits_test)
-        tables = ["ensemble_curve.csv", "paths.csv", "adversarial.csv", "member_accuracy.csv"]
+        tables = EVALUATE_TABLES
         return Stage("evaluate" + _suffix(run), "evaluate", argv,
                      {"hypernet": [f"{base}/hypernet/"], "samples": [f"{base}/samples.pt"],
                       "baselines": [d + "/" for d in baseline_dirs], "data": [data + "/", ood + "/"]},
@@ -219,11 +221,12 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
         argv = ["hyperman", "report", "--evaluate", f"{base}/evaluate", "--distill", f"{base}/distill",
                 "--checkpoint", f"{base}/hypernet/hypernet.pt", "--samples", f"{base}/samples.pt",
                 "--out", f"{base}/report"]
-        inputs = {"metrics": [f"{base}/evaluate/metrics.json"], "distill": [f"{base}/distill/distill_metrics.json"],
-                  "samples": [f"{base}/samples.pt"]}
+        inputs = {"evaluation": [f"{base}/evaluate/metrics.json"] + [f"{base}/evaluate/{t}" for t in EVALUATE_TABLES],
+                  "distill": [f"{base}/distill/distill_metrics.json"], "samples": [f"{base}/samples.pt"],
+                  "hypernet": [f"{base}/hypernet/"]}
         if sweep:
             argv += ["--sweep", *[f"results/{r}/evaluate" for r in sweep]]
-            inputs["sweep"] = [f"results/{r}/evaluate/metrics.json" for r in sweep]
+            inputs["sweep"] = [f"results/{r}/{path}" for r in sweep for path in ("evaluate/metrics.json", "hypernet/")]
         return Stage("report" + _suffix(run), "report", argv, inputs, {"report": f"{base}/report/"},
                      [], CODE["report"])
 

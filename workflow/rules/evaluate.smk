@@ -30,6 +30,8 @@ rule evaluate:
         paths="results/{run}/evaluate/paths.csv",
         adversarial="results/{run}/evaluate/adversarial.csv",
         member_accuracy="results/{run}/evaluate/member_accuracy.csv",
+        reliability="results/{run}/evaluate/reliability.csv",
+        ood_scores="results/{run}/evaluate/ood_scores.csv",
     params:
         cmd=command_of("evaluate"),
     log:

@@ -1,0 +1,191 @@
+"""The workflow: Snakemake and DVC describe the same stages, and both run the whole chain.
+
+The fast tests compare the committed dvc.yaml, the Snakemake dry-run plan and
+workflow/pipeline.py. The slow ones run the real tools end to end on
+configs/tiny.yaml in a temporary copy of the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+import pipeline  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
+
+
+def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n"
+                             f"{result.stderr[-3000:]}")
+    return result
+
+
+def copy_repo(dest: Path, params: Path | None = None) -> Path:
+    """The tracked and new files of the repo (not data/, results/, .venv), optionally with other params."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for name in files:
+        if name.startswith(("data/", "results/")) or not (ROOT / name).is_file():
+            continue
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
+    (dest / ".dvc").mkdir(exist_ok=True)
+    shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
+    if params is not None:
+        shutil.copy2(params, dest / "params.yaml")
+    return dest
+
+
+def snakemake_plan(cwd: Path, *extra: str) -> dict[str, dict]:
+    """Parse `snakemake -n -p --forceall`: rule, inputs, outputs and shell command of every job."""
+    out = run([str(BIN / "snakemake"), "-n", "-p", "--forceall", "--cores", "1", *extra], cwd).stdout
+    jobs = {}
+    for block in re.split(r"\n(?=rule \w+:)", out)[1:]:
+        rule = block.split(":", 1)[0].split()[1]
+        fields = dict(re.findall(r"^    (input|output): (.*)$", block, flags=re.M))
+        shell = re.search(r"^Shell command: (.*)$", block, flags=re.M)
+        if rule == "all" or shell is None:
+            continue
+        command = re.sub(r"^OMP_NUM_THREADS=\S+ ", "", shell.group(1))
+        command = re.sub(r" > logs/\S+ 2>&1$", "", command)
+        outputs = fields["output"].split(", ")
+        jobs[outputs[0]] = {"rule": rule, "inputs": set(fields.get("input", "").split(", ")) - {""},
+                            "outputs": set(outputs), "command": command}
+    return jobs
+
+
+def check_plan_matches(cwd: Path, config: dict, *extra: str) -> None:
+    plan = snakemake_plan(cwd, *extra)
+    dvc_stages = pipeline.dvc_yaml(config)["stages"]
+    stages = pipeline.all_stages(config)
+    assert len(plan) == len(stages) == len(dvc_stages)
+    for stage in stages:
+        outputs = {p.rstrip("/") for p in stage.outputs.values()}
+        job = next(j for j in plan.values() if j["outputs"] == outputs)
+        assert job["rule"] == stage.rule
+        assert job["command"] == stage.shell(), stage.name
+        assert job["inputs"] == {p.rstrip("/") for p in stage.input_files()} | set(stage.code), stage.name
+        entry = dvc_stages[stage.name]
+        assert entry["cmd"] == f"python workflow/pipeline.py run {stage.name}"
+        assert set(entry["deps"]) == job["inputs"] | {"workflow/pipeline.py"}, stage.name
+        dvc_outs = set(entry["outs"]) | {next(iter(m)) for m in entry.get("metrics", []) + entry.get("plots", [])}
+        assert dvc_outs == outputs, stage.name
+        assert entry.get("params", []) == stage.params
+
+
+def test_committed_dvc_yaml_is_generated_from_the_pipeline():
+    generated = run([sys.executable, "workflow/pipeline.py", "dvc-yaml"], ROOT).stdout
+    assert (ROOT / "dvc.yaml").read_text() == generated, "dvc.yaml is stale: run `make dvc.yaml`"
+
+
+def test_snakemake_and_dvc_agree_on_every_stage():
+    config = yaml.safe_load((ROOT / "params.yaml").read_text())
+    check_plan_matches(ROOT, config)
+
+
+def test_the_dvc_command_runs_the_same_hyperman_command():
+    config = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for stage in pipeline.all_stages(config):
+        shown = run([sys.executable, "workflow/pipeline.py", "show", stage.name], ROOT).stdout.strip()
+        assert shown == stage.shell()
+
+
+def test_a_sweep_expands_into_runs(tmp_path):
+    config = yaml.safe_load((ROOT / "params.yaml").read_text())
+    config["sweep"] = {"lambdas": [1000, 100000, "inf"], "seeds": [0, 1]}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(config))
+    plan = snakemake_plan(ROOT, "--configfile", str(path))
+    trains = sorted(j["command"] for j in plan.values() if j["rule"] == "train")
+    assert len(trains) == 7  # main + 3 λ × 2 seeds
+    assert sum("--diversity false" in c for c in trains) == 2
+    assert sum("--lambda 100000.0 " in c for c in trains) == 2
+    report = next(j for j in plan.values() if j["rule"] == "report")
+    assert "--sweep" in report["command"] and "results/lambdainf-seed1/evaluate" in report["command"]
+    check_plan_matches(ROOT, config, "--configfile", str(path))
+
+
+def test_bad_params_stop_snakemake_with_the_key(tmp_path):
+    config = yaml.safe_load((ROOT / "params.yaml").read_text())
+    config["train"]["steps"] = -5
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run([str(BIN / "snakemake"), "-n", "--cores", "1", "--configfile", str(path)], ROOT, check=False)
+    assert result.returncode != 0
+    assert "train.steps: bad value -5" in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------------------- slow, real runs
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_snakemake_runs_the_tiny_chain_and_a_second_run_does_nothing(tmp_path):
+    repo = copy_repo(tmp_path, ROOT / "configs" / "tiny.yaml")
+    run([str(BIN / "snakemake"), "--cores", "2"], repo)
+    metrics = json.loads((repo / "results/main/evaluate/metrics.json").read_text())
+    assert 0.0 <= metrics["hypernet"]["members"]["accuracy_mean"] <= 1.0
+    assert (repo / "results/main/report/report.md").is_file()
+    for rule in ("train", "sample", "evaluate", "distill", "report"):
+        assert (repo / f"logs/benchmarks/main/{rule}.tsv").is_file()
+    again = run([str(BIN / "snakemake"), "--cores", "2"], repo)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def _ran(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.mark.slow
+def test_dvc_repro_reruns_what_a_change_touches_and_push_pull_restore(tmp_path):
+    repo = copy_repo(tmp_path / "repo", ROOT / "configs" / "tiny.yaml")
+    run(["git", "init", "-q"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init", "--allow-empty"], repo)
+    run([str(BIN / "python"), "workflow/pipeline.py", "dvc-yaml"], repo)  # tiny params, same stages
+    (repo / "dvc.yaml").write_text(run([str(BIN / "python"), "workflow/pipeline.py", "dvc-yaml"], repo).stdout)
+    first = run([str(BIN / "dvc"), "repro"], repo).stdout
+    assert {"train", "sample", "evaluate", "distill", "report"} <= _ran(first)
+    assert _ran(run([str(BIN / "dvc"), "repro"], repo).stdout) == set()
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["evaluate"]["draws"] = 3
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    assert _ran(run([str(BIN / "dvc"), "repro"], repo).stdout) == {"evaluate", "report"}
+
+    params["train"]["steps"] = 10
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    assert _ran(run([str(BIN / "dvc"), "repro"], repo).stdout) == {"train", "sample", "evaluate", "distill",
+                                                                  "report"}
+
+    # the default local remote: push, lose cache and outputs, pull restores the checkpoint byte for byte
+    checkpoint = repo / "results/main/hypernet/hypernet.pt"
+    digest = _sha256(checkpoint)
+    run([str(BIN / "dvc"), "remote", "modify", "--local", "local", "url", str(tmp_path / "storage")], repo)
+    run([str(BIN / "dvc"), "push"], repo)
+    shutil.rmtree(repo / ".dvc" / "cache")
+    shutil.rmtree(repo / "results")
+    run([str(BIN / "dvc"), "pull"], repo)
+    assert _sha256(checkpoint) == digest
+
+    # experiments: dvc exp run -S changes a parameter, dvc metrics diff shows the change
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "baseline run"], repo)
+    run([str(BIN / "dvc"), "exp", "run", "-S", "train.lr=0.02"], repo)
+    diff = run([str(BIN / "dvc"), "metrics", "diff", "--json"], repo).stdout
+    assert "results/main/evaluate/metrics.json" in json.loads(diff)
