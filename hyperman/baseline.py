@@ -9,7 +9,6 @@ shared "target" checkpoint format (flat θ) that evaluate and distill read.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 from . import checkpoint
 from .data import load_dataset
 from .device import resolve_device
+from .files import write_json_atomic
 from .targets import Target, get_target
 
 CHECKPOINT = "baseline.pt"
@@ -114,7 +114,5 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
                                    "generator": generator.get_state()})
         summary = {"seed": config.seed, "epochs": config.epochs, "train_seconds": elapsed,
                    "val_acc": accuracy(target, theta.detach(), vx, vy), "history": history}
-        tmp = out / (SUMMARY + ".tmp")
-        tmp.write_text(json.dumps(summary, indent=1))
-        tmp.replace(out / SUMMARY)
+        write_json_atomic(out / SUMMARY, summary)
         return summary

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
-import os
 import pickle
 import shutil
 import subprocess
@@ -29,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import replace_dir_atomically, sha256_file
 
 IDX_FILES = (
     "train-images-idx3-ubyte",
@@ -88,14 +88,6 @@ class Dataset:
     @property
     def image_shape(self) -> tuple[int, ...]:
         return tuple(self.train_x.shape[1:])
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- IDX format
@@ -203,25 +195,6 @@ def validation_indices(n_train: int, size: int, seed: int) -> list[int]:
     return sorted(int(i) for i in permutation[:size])
 
 
-def _write_atomically(out: Path, build) -> None:
-    """Build the folder in a temporary sibling, then rename: `out` is complete or absent."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
-    try:
-        build(staging)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / "x")
-            os.replace(staging, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-
-
 def _manifest_is_current(out: Path, dataset: str, val_size: int, seed: int) -> bool:
     """A second run is a no-op when the folder already holds verified files with the same split."""
     try:
@@ -296,7 +269,7 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
                 (raw / name).write_bytes(data)
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
-        _write_atomically(out, build)
+        replace_dir_atomically(out, build)
         log(f"prepared {dataset} from {label} in {out}")
         return manifest
 
@@ -369,7 +342,7 @@ def _prepare_cifar(out: Path, source_dir: Path | None, download: bool, val_size:
             shutil.copytree(folder, staging / "cifar-10-batches-py")
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
-        _write_atomically(out, build)
+        replace_dir_atomically(out, build)
     log(f"prepared cifar10 from {source} in {out}")
     return manifest
 

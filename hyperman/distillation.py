@@ -24,8 +24,6 @@ format of the baseline nets, so later stages load a student like a baseline.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import sys
 import time
@@ -39,6 +37,7 @@ import torch.nn.functional as F
 from . import checkpoint, metrics
 from .data import Dataset, load_dataset
 from .device import resolve_device
+from .files import sha256_file, write_json_atomic
 from .hypernetwork import HyperNetwork
 from .targets import Target, get_target
 from .training import TrainConfig, forward_method, load_hypernetwork
@@ -148,14 +147,6 @@ def evaluate_probs(probs: torch.Tensor, labels: torch.Tensor, ood_probs: torch.T
 
 
 # --------------------------------------------------------------------------- the run
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _lr_at(config: DistillConfig, step: int, total: int) -> float:
     """Cosine decay from lr to 0 over the whole run (a function of the step: nothing to checkpoint)."""
     return config.lr * 0.5 * (1 + math.cos(math.pi * step / max(total, 1)))
@@ -202,7 +193,7 @@ def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetw
     n_train = len(train_y)
     steps_per_epoch = math.ceil(n_train / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
-    teacher_sha = _sha256(hypernet_path)
+    teacher_sha = sha256_file(hypernet_path)
     ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
 
     generator = torch.Generator().manual_seed(config.seed)
@@ -291,9 +282,7 @@ def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetw
     results = evaluate(config, model, hyper_config, target, theta.detach(), data, ood, device, method,
                        fixed_latents)
     results["distilled"]["train_seconds"] = elapsed
-    tmp = out / (METRICS + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    tmp.replace(metrics_path)
+    write_json_atomic(metrics_path, results)
     return results
 
 

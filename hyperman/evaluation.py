@@ -20,8 +20,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -35,6 +33,7 @@ from .checkpoint import CheckpointError
 from .data import load_dataset
 from .device import resolve_device
 from .entropy import nearest_neighbour_distances
+from .files import write_text_atomic
 from .sampling import generate, load_samples
 from .symmetry import gauge_fix, random_symmetry
 from .targets import Target, get_target
@@ -461,19 +460,6 @@ def _finite(obj):
     return obj
 
 
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; this is an ordinary output file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _csv(header: list[str], rows: list[list]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -503,8 +489,8 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
             (out / name).unlink(missing_ok=True)
         metrics_out, tables = _evaluate(cfg, inputs, device, log)
         for name, text in tables.items():
-            _write_text(out / name, text)
-        _write_text(out / "metrics.json", json.dumps(_finite(metrics_out), indent=1, allow_nan=False) + "\n")
+            write_text_atomic(out / name, text)
+        write_text_atomic(out / "metrics.json", json.dumps(_finite(metrics_out), indent=1, allow_nan=False) + "\n")
     return metrics_out
 
 

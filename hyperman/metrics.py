@@ -43,7 +43,6 @@ def ece(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:
     correct = (predicted == labels).double()
     # bin b holds confidences in (b/bins, (b+1)/bins]
     index = (torch.ceil(confidence * bins) - 1).clamp(0, bins - 1).long()
-    count = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, torch.ones_like(confidence))
     conf_sum = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence)
     correct_sum = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, correct)
     return float((conf_sum - correct_sum).abs().sum() / len(labels))

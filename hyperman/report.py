@@ -16,9 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import shutil
-import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +25,7 @@ import torch
 
 from . import checkpoint
 from .checkpoint import CheckpointError
+from .files import replace_dir_atomically, sha256_file
 
 EVAL_TABLES = {
     "ensemble_curve.csv": ["method", "size", "accuracy_mean", "accuracy_std", "nll_mean", "nll_std", "ece_mean",
@@ -186,7 +184,6 @@ def load_inputs(cfg: ReportConfig) -> dict:
         for what, path in (("--checkpoint", cfg.checkpoint), ("--samples", cfg.samples)):
             if not Path(path).is_file():
                 raise ReportError(f"{what} {path} does not exist")
-        from .sampling import sha256_file
 
         digest = sha256_file(Path(cfg.checkpoint))
         evaluated = inputs["metrics"]["inputs"].get("checkpoint_sha256")
@@ -881,11 +878,10 @@ def build_report(cfg: ReportConfig, log=print) -> dict:
     filters = None
     if _available("filters", inputs):
         filters = _gauge_filters(cfg)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    written, skipped = [], []
+
+    def build(tmp: Path) -> None:
         plt = _plt()
-        written, skipped = [], []
         for stem, function, svg, need, title, caption in FIGURES:
             if not _available(need, inputs):
                 skipped.append((stem, title, SKIP_REASONS[need]))
@@ -894,16 +890,7 @@ def build_report(cfg: ReportConfig, log=print) -> dict:
             written.append((stem, title, caption, _save(fig, tmp, stem, svg)))
             log(f"figure {stem}")
         (tmp / "report.md").write_text(markdown(cfg, inputs, written, skipped))
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; this is an ordinary output folder
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, old / "previous")
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    replace_dir_atomically(out, build)
     return {"figures": [f for *_, files in written for f in files], "skipped": [s for s, *_ in skipped],
             "report": str(out / "report.md")}

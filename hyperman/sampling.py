@@ -9,10 +9,6 @@ turns them into nets; `regenerate` refuses a different checkpoint.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,17 +17,10 @@ import torch
 
 from . import checkpoint
 from .checkpoint import CheckpointError
+from .files import sha256_file
 from .hypernetwork import HyperNetwork
 from .symmetry import gauge_fix
 from .training import load_hypernetwork
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sync(device: torch.device) -> None:
@@ -92,23 +81,6 @@ def draw(checkpoint_path: Path, num_nets: int, seed: int, chunk: int = 256, devi
         log(f"generated and gauge-fixed {num_nets} nets in {seconds:.3f} s "
             f"({report['nets_per_second']:.0f} nets/s on {device})")
     return payload, report
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Atomic JSON write (temp file in the same folder + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; this is an ordinary output file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def timing_path(samples_path: Path) -> Path:

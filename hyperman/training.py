@@ -7,15 +7,23 @@ vectors. The entropy term is what keeps G from collapsing onto one good net;
 λ trades accuracy against diversity (λ → ∞, ``diversity=False``, is the
 no-diversity ablation).
 
-Everything random comes from one seeded ``torch.Generator`` whose state is in
-the checkpoint, so a run stopped at step k and resumed is bit-identical to an
-uninterrupted one on the CPU.
+Everything random comes from seeded ``torch.Generator``s whose states are in
+the checkpoint, so a run stopped at step k (even by SIGKILL) and resumed is
+bit-identical to an uninterrupted one on the CPU, log included.
+
+Under ``torchrun --nproc-per-node W`` every rank draws the whole step's
+latents and image indices from the same generator and keeps its slice of
+B/W nets; batch norm, the entropy and the gradients are made global by
+`hyperman.distributed`, so the update equals the single-process one up to
+float rounding. Rank 0 alone writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -24,7 +32,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .data import load_dataset
 from .device import resolve_device
 from .entropy import kl_entropy
@@ -120,10 +128,30 @@ def validate(model: HyperNetwork, x: torch.Tensor, y: torch.Tensor, num_nets: in
             "entropy": entropy.item()}
 
 
-def _state(model, optimizer, config, step, generator, elapsed) -> dict:
+def _state(model, optimizer, config, step, generator, eval_generator, elapsed) -> dict:
     return {"kind": "hypernetwork", "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "step": step, "config": asdict(config), "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(), "elapsed_s": elapsed}
+            "eval_generator": eval_generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "elapsed_s": elapsed}
+
+
+def _truncate_log(log_path: Path, step: int) -> None:
+    """Keep the log lines of steps ≤ `step` (those the checkpoint vouches for).
+
+    Rewritten through a temp file + rename: truncating in place and being
+    killed meanwhile would lose lines that no later run writes again. A line
+    torn by a kill mid-write does not parse and is dropped with the rest."""
+    kept = []
+    for line in log_path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record["step"] <= step:
+            kept.append(line)
+    tmp = log_path.with_name(log_path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    tmp.replace(log_path)
 
 
 def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str = "auto", resume: bool = False,
@@ -131,11 +159,30 @@ def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str = "au
     """Train (or resume) a hypernetwork; returns the summary also written to out/train_summary.json."""
     out = Path(out)
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    with checkpoint.OutputLock(out):
-        return _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
+    if not distributed.launched():
+        with checkpoint.OutputLock(out):
+            return _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
+    with contextlib.ExitStack() as stack:
+        ctx = distributed.init(device_name)
+        stack.callback(distributed.shutdown)
+        if config.nets_per_step % ctx.world_size:
+            raise TrainingError(f"--nets-per-step {config.nets_per_step} does not divide by the {ctx.world_size} "
+                                "processes of torchrun; pick a multiple of --nproc-per-node")
+        refusal = None
+        if ctx.is_main:  # only rank 0 writes, so only rank 0 holds the lock
+            try:
+                stack.enter_context(checkpoint.OutputLock(out))
+            except checkpoint.CheckpointError as error:
+                refusal = error
+        if not distributed.all_agree(refusal is None, ctx.device):
+            raise refusal or TrainingError(f"rank 0 could not lock {out} (see its message); nothing was written")
+        return _train_locked(config, Path(data_dir), out, ctx.device, resume,
+                             log if ctx.is_main else (lambda message: None), ctx)
 
 
-def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.device, resume: bool, log) -> dict:
+def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.device, resume: bool, log,
+                  ctx: distributed.Context | None = None) -> dict:
+    main = ctx is None or ctx.is_main
     target = get_target(config.target)
     data = load_dataset(data_dir, limit_train=config.limit_train)
     if tuple(data.image_shape) != tuple(target.input_shape):
@@ -147,9 +194,13 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
     val_x, val_y = torch.from_numpy(data.val_x).to(device), torch.from_numpy(data.val_y).to(device)
 
     torch.manual_seed(config.seed)
-    model = build_model(config).to(device)
+    model = build_model(config)
+    if ctx is not None:
+        model = distributed.convert_batchnorm(model)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed + 1)
+    eval_generator = torch.Generator().manual_seed(config.seed + 2)
     start_step, elapsed = 0, 0.0
     ckpt_path, log_path = out / CHECKPOINT, out / LOG
 
@@ -164,24 +215,28 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
         model.load_state_dict(payload["model"])
         optimizer.load_state_dict(payload["optimizer"])
         generator.set_state(payload["generator"])
+        if "eval_generator" in payload:  # older checkpoints lack it: validation draws restart
+            eval_generator.set_state(payload["eval_generator"])
         torch.set_rng_state(payload["torch_rng"])
         start_step, elapsed = payload["step"], payload["elapsed_s"]
         # Drop log lines written after the checkpoint by the interrupted run.
-        if log_path.exists():
-            kept = [line for line in log_path.read_text().splitlines() if json.loads(line)["step"] <= start_step]
-            log_path.write_text("".join(line + "\n" for line in kept))
+        if main and log_path.exists():
+            _truncate_log(log_path, start_step)
         log(f"resuming from step {start_step} of {ckpt_path}")
-    else:
+    elif main:
         if resume:
             log(f"--resume: no checkpoint in {out}, starting from scratch")
         out.mkdir(parents=True, exist_ok=True)
         log_path.write_text("")
         for stale in (ckpt_path, out / SUMMARY):
             stale.unlink(missing_ok=True)
+    if main:  # temp files of writes cut short by a kill: never read, just clutter
+        for stray in out.glob(f".{CHECKPOINT}.*.tmp"):
+            stray.unlink(missing_ok=True)
 
-    eval_generator = torch.Generator().manual_seed(config.seed + 2)
-    progress = _progress(config.steps, start_step)
-    log_handle = open(log_path, "a", buffering=1)  # line-buffered: the log can be followed live
+    progress = _progress(config.steps, start_step) if main else (lambda done, record: None)
+    # Line-buffered: the log can be followed live. Ranks other than 0 write into the void.
+    log_handle = open(log_path if main else os.devnull, "a", buffering=1)
     model.train()
     n_train = len(train_y)
     tick = time.perf_counter()
@@ -192,30 +247,43 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
             for group in optimizer.param_groups:
                 group["lr"] = lr
             lam = config.lambda_at(step)
-            z = model.sample_latents(config.nets_per_step, config.latent_dist, generator).to(device)
+            z = model.sample_latents(config.nets_per_step, config.latent_dist, generator)
             index = torch.randint(n_train, (config.nets_per_step, config.images_per_net), generator=generator)
-            index = index.to(device)
+            if ctx is not None:  # every rank drew the whole step; keep this rank's nets
+                z, index = z[ctx.shard(config.nets_per_step)], index[ctx.shard(config.nets_per_step)]
+            z, index = z.to(device), index.to(device)
             theta = model(z)
             logits = target.forward(theta, train_x[index], method)
             ce = F.cross_entropy(logits.reshape(-1, target.num_classes), train_y[index].reshape(-1))
             if config.diversity:
-                entropy = kl_entropy(gauge_fix(target, theta), config.latent_dim, config.distance)
-                loss = lam * ce - entropy
+                fixed = gauge_fix(target, theta)
+                if ctx is not None:
+                    fixed = distributed.gather_rows(fixed)
+                entropy = kl_entropy(fixed, config.latent_dim, config.distance)
             else:
-                entropy = torch.zeros(())
-                loss = ce
+                entropy = torch.zeros((), device=device)
+            weight = lam if config.diversity else 1.0
+            objective = loss = weight * ce - entropy
+            if ctx is not None:
+                # This rank's CE is 1/W of the global mean; Ĥ is global already and reaches only the
+                # local rows (gather_rows). Summed over ranks, the gradients are those of `loss`.
+                objective = weight * ce / ctx.world_size - entropy
+                ce = distributed.mean_over_ranks(ce)
+                loss = weight * ce - entropy.detach()
             if not torch.isfinite(loss):
                 raise TrainingError(f"loss became {loss.item()} at step {step} (CE {ce.item():.4g}, "
                                     f"entropy {entropy.item():.4g}); the last good checkpoint is kept in "
                                     f"{ckpt_path}. Lower the learning rate or λ and rerun.")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
+            if ctx is not None:
+                distributed.all_reduce_gradients(model.parameters())
             optimizer.step()
 
             done = step + 1
             record = {"step": done, "loss": loss.item(), "ce": ce.item(), "entropy": entropy.item(),
                       "lambda": lam, "lr": lr}
-            if done % config.eval_every == 0 or done == config.steps:
+            if main and (done % config.eval_every == 0 or done == config.steps):
                 record.update(validate(model, val_x, val_y, config.eval_nets, config, method, eval_generator))
                 last = record
                 log(f"step {done}/{config.steps}: CE {record['ce']:.4f} Ĥ {record['entropy']:.1f} | val acc "
@@ -225,9 +293,10 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
             elapsed, tick = elapsed + (now - tick), now
             record["elapsed_s"] = elapsed
             log_handle.write(json.dumps(record) + "\n")
-            if done % config.checkpoint_every == 0 or done == config.steps:
+            if main and (done % config.checkpoint_every == 0 or done == config.steps):
                 log_handle.flush()
-                checkpoint.save(ckpt_path, _state(model, optimizer, config, done, generator, elapsed))
+                checkpoint.save(ckpt_path, _state(model, optimizer, config, done, generator, eval_generator,
+                                                  elapsed))
             progress(done, record)
     finally:
         log_handle.close()
@@ -237,6 +306,10 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
     summary = {"steps": config.steps, "train_seconds": elapsed, "device": str(device), "forward": method,
                "seconds_per_step": elapsed / config.steps if config.steps else math.nan,
                "steps_this_call": steps_run, **{k: v for k, v in last.items() if k.startswith("val_")}}
+    if ctx is not None:
+        summary["world_size"] = ctx.world_size
+        if not ctx.is_main:
+            return summary
     tmp = out / (SUMMARY + ".tmp")
     tmp.write_text(json.dumps(summary, indent=1))
     tmp.replace(out / SUMMARY)

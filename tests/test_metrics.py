@@ -1,7 +1,6 @@
 """Metrics against hand-computed answers on tiny cases, and the symmetry control on a real net."""
 
 import math
-from pathlib import Path
 
 import pytest
 import torch

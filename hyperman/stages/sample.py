@@ -15,7 +15,8 @@ from pathlib import Path
 from .. import checkpoint
 from ..checkpoint import CheckpointError
 from ..device import resolve_device
-from ..sampling import draw, timing_path, write_json
+from ..files import write_json_atomic
+from ..sampling import draw, timing_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         payload, report = draw(args.checkpoint, args.num_nets, args.seed, args.chunk, device,
                                log=lambda message: print(message, file=sys.stderr, flush=True))
         checkpoint.save(args.out, payload)
-        write_json(timing_path(args.out), report)
+        write_json_atomic(timing_path(args.out), report)
     except (CheckpointError, ValueError, RuntimeError, OSError) as error:
         print(f"hyperman sample: error: {error}", file=sys.stderr)
         return 1
