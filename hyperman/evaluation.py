@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from . import checkpoint, metrics
 from .checkpoint import CheckpointError
@@ -77,30 +76,6 @@ class EvalConfig:
 
 
 # --------------------------------------------------------------------------- batched forward
-def _forward_channels_last(target: Target, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """One functional call per net, NHWC memory format; shared images x (N, C, H, W) → (P, N, classes)."""
-    rows = target.rows(theta)
-    x = x.contiguous(memory_format=torch.channels_last)
-    last = len(target.layers) - 1
-    outs = []
-    for p in range(theta.shape[0]):
-        h = x
-        for i, (layer, r) in enumerate(zip(target.layers, rows)):
-            weight, bias = r[p, :, :-1], r[p, :, -1]
-            if layer.kind == "conv":
-                weight = weight.reshape(layer.units, layer.in_units, layer.kernel, layer.kernel)
-                h = F.conv2d(h, weight.contiguous(memory_format=torch.channels_last), bias,
-                             padding=layer.kernel // 2)
-            else:
-                h = F.linear(h.flatten(1), weight, bias)  # flatten copies NHWC back to (C, H, W) order
-            if i < last:
-                if layer.pool > 1:
-                    h = F.max_pool2d(h, layer.pool)
-                h = F.relu(h)
-        outs.append(h)
-    return torch.stack(outs)
-
-
 def resolve_method(name: str, device: torch.device) -> str:
     if name not in METHODS:
         raise ValueError(f"unknown forward method {name!r}; use one of {', '.join(METHODS)}")
@@ -141,8 +116,6 @@ class Forward:
 
     def logits(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """One chunk, no splitting: θ (P, D), shared images x (N, C, H, W) → (P, N, classes)."""
-        if self.method == "channels_last":
-            return _forward_channels_last(self.target, theta, x)
         return self.target.forward(theta, x, self.method)
 
     @torch.no_grad()

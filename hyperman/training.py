@@ -11,11 +11,11 @@ Everything random comes from seeded ``torch.Generator``s whose states are in
 the checkpoint, so a run stopped at step k (even by SIGKILL) and resumed is
 bit-identical to an uninterrupted one on the CPU, log included.
 
-Under ``torchrun --nproc-per-node W`` every rank draws the whole step's
-latents and image indices from the same generator and keeps its slice of
-B/W nets; batch norm, the entropy and the gradients are made global by
-`hyperman.distributed`, so the update equals the single-process one up to
-float rounding. Rank 0 alone writes.
+Under ``torchrun --nproc-per-node W`` every rank draws the whole step from
+the same generator, runs G on it, and evaluates only its B/W nets on their
+images; the CE gradients of the nets are gathered and every rank updates G
+exactly as one process would (why this split: `hyperman.distributed`).
+Rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -154,6 +154,44 @@ def _truncate_log(log_path: Path, step: int) -> None:
     tmp.replace(log_path)
 
 
+def _shared_step(ctx: distributed.Context, model: HyperNetwork, theta: torch.Tensor, train_x: torch.Tensor,
+                 train_y: torch.Tensor, index: torch.Tensor, lam: float, config: TrainConfig, method: str):
+    """One step's loss under torchrun, with this rank evaluating only its share of the nets.
+
+    `theta` holds all B nets of the step (G ran whole on every rank). The
+    rank's CE gradient is taken w.r.t. its nets' weights only, then gathered:
+    the CE is a *sum* whose backward seed is λ/(number of pairs), which is
+    what the mean's backward computes in one process, so the gathered
+    gradient is bitwise the single-process one. Returns the global loss, CE
+    and Ĥ (the same on every rank, so the NaN check agrees everywhere) and
+    the function that back-propagates them through G."""
+    target = model.target
+    weight = lam if config.diversity else 1.0
+    shard = ctx.shard(len(theta))
+    mine, my_index = theta[shard].detach().requires_grad_(), index[shard]
+    logits = target.forward(mine, train_x[my_index], method)
+    ce_sum = F.cross_entropy(logits.reshape(-1, target.num_classes), train_y[my_index].reshape(-1), reduction="sum")
+    ce_sum.backward(torch.tensor(weight, dtype=ce_sum.dtype, device=ce_sum.device) / index.numel())
+    theta_grad = distributed.gather_rows(mine.grad)
+    ce = distributed.sum_over_ranks(ce_sum) / index.numel()
+    if config.diversity:
+        entropy = kl_entropy(gauge_fix(target, theta), config.latent_dim, config.distance)
+        loss = weight * ce - entropy.detach()
+    else:
+        entropy = torch.zeros((), device=theta.device)
+        loss = ce
+
+    def backward() -> None:
+        roots, seeds = [theta], [theta_grad]
+        if config.diversity:
+            roots.append(entropy)
+            seeds.append(torch.full_like(entropy, -1.0))  # loss = λ·CE − Ĥ
+        torch.autograd.backward(roots, seeds)
+        distributed.broadcast_gradients(model.parameters())
+
+    return loss, ce, entropy, backward
+
+
 def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str = "auto", resume: bool = False,
           log=None) -> dict:
     """Train (or resume) a hypernetwork; returns the summary also written to out/train_summary.json."""
@@ -194,10 +232,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
     val_x, val_y = torch.from_numpy(data.val_x).to(device), torch.from_numpy(data.val_y).to(device)
 
     torch.manual_seed(config.seed)
-    model = build_model(config)
-    if ctx is not None:
-        model = distributed.convert_batchnorm(model)
-    model = model.to(device)
+    model = build_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed + 1)
     eval_generator = torch.Generator().manual_seed(config.seed + 2)
@@ -247,37 +282,29 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
             for group in optimizer.param_groups:
                 group["lr"] = lr
             lam = config.lambda_at(step)
-            z = model.sample_latents(config.nets_per_step, config.latent_dist, generator)
+            z = model.sample_latents(config.nets_per_step, config.latent_dist, generator).to(device)
             index = torch.randint(n_train, (config.nets_per_step, config.images_per_net), generator=generator)
-            if ctx is not None:  # every rank drew the whole step; keep this rank's nets
-                z, index = z[ctx.shard(config.nets_per_step)], index[ctx.shard(config.nets_per_step)]
-            z, index = z.to(device), index.to(device)
+            index = index.to(device)
             theta = model(z)
-            logits = target.forward(theta, train_x[index], method)
-            ce = F.cross_entropy(logits.reshape(-1, target.num_classes), train_y[index].reshape(-1))
-            if config.diversity:
-                fixed = gauge_fix(target, theta)
-                if ctx is not None:
-                    fixed = distributed.gather_rows(fixed)
-                entropy = kl_entropy(fixed, config.latent_dim, config.distance)
+            if ctx is None:
+                logits = target.forward(theta, train_x[index], method)
+                ce = F.cross_entropy(logits.reshape(-1, target.num_classes), train_y[index].reshape(-1))
+                if config.diversity:
+                    entropy = kl_entropy(gauge_fix(target, theta), config.latent_dim, config.distance)
+                    loss = lam * ce - entropy
+                else:
+                    entropy = torch.zeros(())
+                    loss = ce
+                backward = loss.backward
             else:
-                entropy = torch.zeros((), device=device)
-            weight = lam if config.diversity else 1.0
-            objective = loss = weight * ce - entropy
-            if ctx is not None:
-                # This rank's CE is 1/W of the global mean; Ĥ is global already and reaches only the
-                # local rows (gather_rows). Summed over ranks, the gradients are those of `loss`.
-                objective = weight * ce / ctx.world_size - entropy
-                ce = distributed.mean_over_ranks(ce)
-                loss = weight * ce - entropy.detach()
+                loss, ce, entropy, backward = _shared_step(ctx, model, theta, train_x, train_y, index, lam,
+                                                           config, method)
             if not torch.isfinite(loss):
                 raise TrainingError(f"loss became {loss.item()} at step {step} (CE {ce.item():.4g}, "
                                     f"entropy {entropy.item():.4g}); the last good checkpoint is kept in "
                                     f"{ckpt_path}. Lower the learning rate or λ and rerun.")
             optimizer.zero_grad(set_to_none=True)
-            objective.backward()
-            if ctx is not None:
-                distributed.all_reduce_gradients(model.parameters())
+            backward()
             optimizer.step()
 
             done = step + 1

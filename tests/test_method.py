@@ -32,7 +32,7 @@ def test_unknown_target_is_named():
         get_target("resnet")
 
 
-@pytest.mark.parametrize("method", ["loop", "grouped"])
+@pytest.mark.parametrize("method", ["loop", "channels_last", "grouped"])
 def test_batched_forward_matches_a_per_net_loop(target, method):
     theta = target.init(3, torch.Generator().manual_seed(1))
     shared, separate = _images(target, 5), _images(target, 3, 5, seed=2)

@@ -1,0 +1,134 @@
+"""Helpers of scripts/gpu_check.sh; needs only torch, numpy, pyyaml (no snakemake, dvc, jsonschema).
+
+    python3 scripts/gpu_check.py cuda                    # exit 1 with a message when no CUDA device
+    python3 scripts/gpu_check.py flags [--steps N]       # `hyperman train` flags from params.yaml's train section
+    python3 scripts/gpu_check.py rate TRAIN_LOG          # seconds per step of a short calibration run
+    python3 scripts/gpu_check.py report OUT DATA [NETS [LIMIT_TEST]]
+                                        # steps/s, val figures, test accuracy of 100 nets + their ensemble
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "workflow"))
+
+
+def cuda() -> int:
+    try:
+        import torch
+    except ImportError as error:
+        print(f"gpu_check: {sys.executable} cannot import torch ({error}); use a python3 with torch "
+              "(set PYTHON=/path/to/python3)", file=sys.stderr)
+        return 1
+
+    if not torch.cuda.is_available():
+        print(f"gpu_check: no CUDA device visible to torch {torch.__version__} (torch.cuda.is_available() is "
+              "False); run this on a GPU machine", file=sys.stderr)
+        return 1
+    print(f"gpu_check: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, CUDA {torch.version.cuda}",
+          file=sys.stderr)
+    return 0
+
+
+def flags(steps: int | None) -> int:
+    """params.yaml's train flags, built by workflow/pipeline.py (the same code Snakemake and DVC use)."""
+    import yaml
+
+    import pipeline
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    train = dict(params["train"], device="cuda")
+    if steps is not None:
+        train["steps"] = min(int(train["steps"]), steps)
+    argv, _ = pipeline._flags({"train": train}, "train", pipeline.TRAIN_FLAGS)
+    argv += ["--limit-train", str(params.get("data", {}).get("limit_train", 0))]
+    print(shlex.join(argv))
+    return 0
+
+
+def rate(log_path: Path) -> int:
+    """Seconds per step between the 10th and the last step of a calibration run (skips CUDA warm-up)."""
+    records = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    if len(records) < 20:
+        print(f"gpu_check: the calibration run logged only {len(records)} steps", file=sys.stderr)
+        return 1
+    first, last = records[9], records[-1]
+    print(f"{(last['elapsed_s'] - first['elapsed_s']) / (last['step'] - first['step']):.6f}")
+    return 0
+
+
+def report(out: Path, data: Path, nets: int = 100, limit_test: int | None = None) -> int:
+    import torch
+
+    from hyperman.data import load_dataset
+    from hyperman.evaluation import Forward
+    from hyperman.sampling import generate
+    from hyperman.training import load_hypernetwork
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # cpu: only for testing this script
+    summary = json.loads((out / "hypernet" / "train_summary.json").read_text())
+    model, config = load_hypernetwork(out / "hypernet" / "hypernet.pt", device)
+    ds = load_dataset(data, limit_test=limit_test)
+    x, y = torch.from_numpy(ds.test_x), torch.from_numpy(ds.test_y)
+    latents = model.sample_latents(nets, config.latent_dist, torch.Generator().manual_seed(1))
+    tick = time.perf_counter()
+    theta = torch.cat([t for _, t in generate(model, latents, chunk=250, gauge=True, device=device)])
+    forward = Forward(model.target, "auto", device)
+    probs = forward.probs(theta, x)  # (nets, 10000, 10) on the CPU
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - tick
+    member = (probs.argmax(-1) == y).double().mean(1)
+    ensemble = (probs.double().mean(0).argmax(-1) == y).double().mean().item()
+    result = {
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu", "torch": torch.__version__,
+        "steps": summary["steps"], "train_seconds": summary["train_seconds"],
+        "steps_per_s": summary["steps"] / summary["train_seconds"],
+        "image_nets_per_s": summary["steps"] * config.nets_per_step * config.images_per_net / summary["train_seconds"],
+        "forward": summary["forward"],
+        **{k: v for k, v in summary.items() if k.startswith("val_")},
+        "test_nets": nets, "test_images": len(y), "test_member_acc_mean": member.mean().item(),
+        "test_member_acc_min": member.min().item(), "test_member_acc_max": member.max().item(),
+        "test_ensemble_acc": ensemble, "test_eval_seconds": seconds,
+        "test_image_nets_per_s": nets * len(y) / seconds,
+    }
+    (out / "gpu_check.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\n== hyperman GPU check on {result['device']} (torch {result['torch']}) ==")
+    print(f"training: {result['steps']} steps in {result['train_seconds']:.1f} s = {result['steps_per_s']:.1f} steps/s "
+          f"({result['image_nets_per_s']:.0f} image·net/s, forward '{result['forward']}')")
+    print(f"validation ({config.eval_nets} nets): member acc mean {result.get('val_acc_mean', float('nan')):.4f} "
+          f"min {result.get('val_acc_min', float('nan')):.4f} max {result.get('val_acc_max', float('nan')):.4f}, "
+          f"ensemble {result.get('val_ensemble_acc', float('nan')):.4f}")
+    print(f"test ({nets} sampled nets × {len(y)} images): member acc mean {result['test_member_acc_mean']:.4f} "
+          f"min {result['test_member_acc_min']:.4f} max {result['test_member_acc_max']:.4f}; ensemble of {nets} "
+          f"{ensemble:.4f} ({result['test_image_nets_per_s']:.0f} image·net/s incl. generation)")
+    print(f"written: {out / 'gpu_check.json'}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "cuda":
+        return cuda()
+    if command == "flags":
+        return flags(int(rest[1]) if rest[:1] == ["--steps"] else None)
+    if command == "rate":
+        return rate(Path(rest[0]))
+    if command == "report":
+        return report(Path(rest[0]), Path(rest[1]), *[int(v) for v in rest[2:4]])
+    print(f"gpu_check.py: unknown command {command!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
