@@ -5,11 +5,17 @@ read back with ``torch.load(weights_only=True)``, which refuses to run code.
 It is written to a temporary file in the same folder, flushed and fsynced,
 then renamed over the old one: a crash at any point leaves either the old
 complete checkpoint or the new complete one, never a torn file that looks valid.
+
+torch.load does not check the CRCs of its zip container, so a flipped byte
+inside a tensor would load silently as a wrong weight: `save` stores a
+sha256 of the contents (every tensor's bytes and every plain value) that
+`load` verifies. Checkpoints written before the checksum load unchecked.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -24,13 +30,40 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt or of the wrong kind; the message says which and what to do."""
 
 
+def contents_digest(payload: Any) -> str:
+    """sha256 of a payload's contents: tensors by dtype, shape and bytes, plain values by repr, in order."""
+    digest = hashlib.sha256()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            flat = value.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"tensor {flat.dtype} {tuple(value.shape)};".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            digest.update(f"dict {len(value)};".encode())
+            for key, item in value.items():
+                walk(key)
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"sequence {len(value)};".encode())
+            for item in value:
+                walk(item)
+        else:
+            digest.update(f"{type(value).__name__} {value!r};".encode())
+
+    walk(payload)
+    return digest.hexdigest()
+
+
 def save(path: Path, payload: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, **payload}
+    payload["sha256"] = contents_digest(payload)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save({"format": FORMAT, **payload}, handle)
+            torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -58,6 +91,10 @@ def load(path: Path, kind: str | None = None, map_location: str | torch.device =
                               "from the DVC cache (`dvc checkout`)") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a hyperman checkpoint")
+    stored = payload.pop("sha256", None)
+    if stored is not None and contents_digest(payload) != stored:
+        raise CheckpointError(f"checkpoint {path} is corrupt (its contents do not match the sha256 stored in "
+                              "it); delete it and rerun, or restore it from the DVC cache (`dvc checkout`)")
     if kind is not None and payload.get("kind") != kind:
         raise CheckpointError(f"{path} holds a {payload.get('kind')!r} checkpoint, expected {kind!r}")
     return payload

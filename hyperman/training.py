@@ -36,6 +36,7 @@ from . import checkpoint, distributed
 from .data import load_dataset
 from .device import resolve_device
 from .entropy import kl_entropy
+from .files import write_text_atomic
 from .hypernetwork import HyperNetwork
 from .symmetry import gauge_fix
 from .targets import get_target
@@ -117,15 +118,17 @@ def validate(model: HyperNetwork, x: torch.Tensor, y: torch.Tensor, num_nets: in
     model.eval()
     z = model.sample_latents(num_nets, config.latent_dist, generator).to(x.device)
     theta = model(z)
-    probs = torch.cat([model.target.forward(theta, x[i:i + 1000], method).softmax(-1)
-                       for i in range(0, len(x), 1000)], dim=1)
+    # Shared images and no backward: on the CPU the NHWC loop is ~3x faster than the training forward.
+    method = "channels_last" if x.device.type == "cpu" else method
+    probs = torch.cat([model.target.forward(theta, x[i:i + 256], method).softmax(-1)
+                       for i in range(0, len(x), 256)], dim=1)
     member_acc = (probs.argmax(-1) == y).float().mean(1)
     ensemble_acc = (probs.mean(0).argmax(-1) == y).float().mean()
     entropy = kl_entropy(gauge_fix(model.target, theta), config.latent_dim, config.distance)
     model.train(was_training)
     return {"val_acc_mean": member_acc.mean().item(), "val_acc_min": member_acc.min().item(),
             "val_acc_max": member_acc.max().item(), "val_ensemble_acc": ensemble_acc.item(),
-            "entropy": entropy.item()}
+            "val_entropy": entropy.item()}
 
 
 def _state(model, optimizer, config, step, generator, eval_generator, elapsed) -> dict:
@@ -138,9 +141,9 @@ def _state(model, optimizer, config, step, generator, eval_generator, elapsed) -
 def _truncate_log(log_path: Path, step: int) -> None:
     """Keep the log lines of steps ≤ `step` (those the checkpoint vouches for).
 
-    Rewritten through a temp file + rename: truncating in place and being
-    killed meanwhile would lose lines that no later run writes again. A line
-    torn by a kill mid-write does not parse and is dropped with the rest."""
+    Rewritten atomically: truncating in place and being killed meanwhile
+    would lose lines that no later run writes again. A line torn by a kill
+    mid-write does not parse and is dropped with the rest."""
     kept = []
     for line in log_path.read_text().splitlines():
         try:
@@ -149,9 +152,7 @@ def _truncate_log(log_path: Path, step: int) -> None:
             continue
         if record["step"] <= step:
             kept.append(line)
-    tmp = log_path.with_name(log_path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in kept))
-    tmp.replace(log_path)
+    write_text_atomic(log_path, "".join(line + "\n" for line in kept))
 
 
 def _shared_step(ctx: distributed.Context, model: HyperNetwork, theta: torch.Tensor, train_x: torch.Tensor,
@@ -265,9 +266,10 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
         log_path.write_text("")
         for stale in (ckpt_path, out / SUMMARY):
             stale.unlink(missing_ok=True)
-    if main:  # temp files of writes cut short by a kill: never read, just clutter
-        for stray in out.glob(f".{CHECKPOINT}.*.tmp"):
-            stray.unlink(missing_ok=True)
+    if main:  # temp files of atomic writes cut short by a kill: never read, only clutter
+        for name in (CHECKPOINT, LOG):
+            for stray in out.glob(f".{name}.*.tmp"):
+                stray.unlink(missing_ok=True)
 
     progress = _progress(config.steps, start_step) if main else (lambda done, record: None)
     # Line-buffered: the log can be followed live. Ranks other than 0 write into the void.

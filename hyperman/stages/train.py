@@ -4,7 +4,11 @@ Writes OUT/hypernet.pt (atomic checkpoint: G, optimizer, step, RNG state,
 config), OUT/train_log.jsonl (one JSON line per step; validation figures
 every --eval-every steps) and OUT/train_summary.json. --resume continues a
 stopped run exactly. The defaults are the paper's settings (use a GPU);
-params.yaml holds the faster CPU default."""
+params.yaml holds the faster CPU default.
+
+Data-parallel: `torchrun --nproc-per-node N -m hyperman train ...` splits the
+nets of every step over N processes (--nets-per-step must divide by N) and
+gives the same weights as one process; rank 0 writes the outputs."""
 
 from __future__ import annotations
 
@@ -48,7 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--forward", default=D.forward, choices=["auto", "loop", "grouped"],
                         help="batched target forward (auto: loop on CPU, grouped on GPU)")
     parser.add_argument("--limit-train", type=optional_limit, default=None, help="use only the first N training images (0: all)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="where to train; under torchrun each process takes cuda:LOCAL_RANK (nccl) "
+                             "or the CPU (gloo)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/hypernet.pt if it exists")
 
 
