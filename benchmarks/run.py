@@ -42,6 +42,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hyperman.device import synchronize  # noqa: E402
 from hyperman.entropy import kl_entropy  # noqa: E402
 from hyperman.evaluation import Forward  # noqa: E402
 from hyperman.hypernetwork import HyperNetwork  # noqa: E402
@@ -54,22 +55,17 @@ from hyperman.training import forward_method  # noqa: E402
 TRAIN = {"target": "mnist_cnn", "nets_per_step": 16, "images_per_net": 32, "latent_dim": 300, "lr": 0.01}
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timeit(fn, device: torch.device, min_time: float, warmup: int = 2, max_reps: int = 1000) -> float:
     """Median seconds per call of fn(), after `warmup` calls, over ≥ 3 calls and ≥ min_time seconds."""
     for _ in range(warmup):
         fn()
-    sync(device)
+    synchronize(device)
     times = []
     start = time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < min_time and len(times) < max_reps):
         tick = time.perf_counter()
         fn()
-        sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - tick)
     times.sort()
     return times[len(times) // 2]
@@ -173,12 +169,12 @@ def bench_sampling(target: Target, device: torch.device, num_nets: int, chunk: i
     latents = model.sample_latents(num_nets, "uniform", torch.Generator().manual_seed(2))
     for _ in generate(model, latents[:chunk], chunk, gauge=True, device=device):  # warm-up
         pass
-    sync(device)
+    synchronize(device)
     tick = time.perf_counter()
     bad = 0
     for _, theta in generate(model, latents, chunk, gauge=True, device=device):
         bad += int((~torch.isfinite(theta)).any(dim=1).sum())
-    sync(device)
+    synchronize(device)
     seconds = time.perf_counter() - tick
     return {"num_nets": num_nets, "chunk": chunk, "seconds": seconds, "nets_per_s": num_nets / seconds,
             "non_finite_nets": bad}

@@ -13,3 +13,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name not in ("cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}; use auto, cpu or cuda")
     return torch.device(name)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued CUDA work, so that a wall-clock timing measures the work itself."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -45,6 +45,7 @@ from .training import TrainConfig, forward_method, load_hypernetwork
 CHECKPOINT = "student.pt"
 METRICS = "distill_metrics.json"
 TEACHERS = ("fixed", "fresh")
+STUDENT_INITS = ("member", "random")
 ECE_BINS = 15
 EVAL_CHUNK = 1000
 
@@ -66,6 +67,7 @@ class DistillConfig:
     hard_label_weight: float = 0.1
     seed: int = 0
     limit_train: int | None = None
+    student_init: str = "member"
 
     def validate(self) -> None:
         problems = []
@@ -80,6 +82,8 @@ class DistillConfig:
             problems.append(f"temperature must be positive, got {self.temperature}")
         if not 0.0 <= self.hard_label_weight <= 1.0:
             problems.append(f"hard_label_weight must lie in [0, 1], got {self.hard_label_weight}")
+        if self.student_init not in STUDENT_INITS:
+            problems.append(f"student_init must be one of {', '.join(STUDENT_INITS)}, got {self.student_init!r}")
         if self.limit_train is not None and self.limit_train < 1:
             problems.append(f"limit_train must be at least 1, got {self.limit_train}")
         if problems:
@@ -87,9 +91,20 @@ class DistillConfig:
 
 
 # --------------------------------------------------------------------------- building blocks
-def init_student(target: Target, generator: torch.Generator) -> torch.Tensor:
-    """The student's starting weights: PyTorch's default init, one flat vector (D,)."""
-    return target.init(1, generator)[0]
+def init_student(target: Target, generator: torch.Generator, model: HyperNetwork | None = None,
+                 latent_dist: str = "uniform") -> torch.Tensor:
+    """The student's starting weights, one flat vector (D,).
+
+    With `model`, a member of the ensemble: θ = G(z) for one seeded z. mnist_cnn's
+    8-unit layer makes a randomly initialised net stall now and then (dead
+    ReLUs: one of the reference's four seeds ended at 96 %), and a member
+    already is a good net of the right function class. Without `model`:
+    PyTorch's default initialisation."""
+    if model is None:
+        return target.init(1, generator)[0]
+    with torch.no_grad():
+        z = model.sample_latents(1, latent_dist, generator).to(next(model.parameters()).device)
+        return model(z)[0].detach().cpu()
 
 
 def student_logits(target: Target, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -197,7 +212,8 @@ def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetw
     ckpt_path, metrics_path = out / CHECKPOINT, out / METRICS
 
     generator = torch.Generator().manual_seed(config.seed)
-    theta = torch.nn.Parameter(init_student(target, generator).to(device))
+    member = model if config.student_init == "member" else None
+    theta = torch.nn.Parameter(init_student(target, generator, member, hyper_config.latent_dist).to(device))
     optimizer = torch.optim.Adam([theta], lr=config.lr)
     fixed_latents = None
     if config.teacher == "fixed":

@@ -30,7 +30,7 @@ import torch
 from . import checkpoint, metrics
 from .checkpoint import CheckpointError
 from .data import load_dataset
-from .device import resolve_device
+from .device import resolve_device, synchronize
 from .entropy import nearest_neighbour_distances
 from .files import write_text_atomic
 from .sampling import generate, load_samples
@@ -139,11 +139,6 @@ class Forward:
             acc[p:p + self.nets] = metrics.accuracy(probs, y)
             nll[p:p + self.nets] = metrics.nll(probs, y)
         return acc, nll
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 # --------------------------------------------------------------------------- ensembles
@@ -444,10 +439,10 @@ def _csv(header: list[str], rows: list[list]) -> str:
 
 @contextmanager
 def _timed(parts: dict, name: str, device: torch.device):
-    _sync(device)
+    synchronize(device)
     tick = time.perf_counter()
     yield
-    _sync(device)
+    synchronize(device)
     parts[name] = time.perf_counter() - tick
 
 

@@ -17,15 +17,11 @@ import torch
 
 from . import checkpoint
 from .checkpoint import CheckpointError
+from .device import synchronize
 from .files import sha256_file
 from .hypernetwork import HyperNetwork
 from .symmetry import gauge_fix
 from .training import load_hypernetwork
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
@@ -60,12 +56,12 @@ def draw(checkpoint_path: Path, num_nets: int, seed: int, chunk: int = 256, devi
     digest = sha256_file(checkpoint_path)
     generator = torch.Generator().manual_seed(seed)
     latents = model.sample_latents(num_nets, config.latent_dist, generator)
-    _sync(device)
+    synchronize(device)
     tick = time.perf_counter()
     bad = 0
     for _, theta in generate(model, latents, chunk, gauge=True, device=device):
         bad += int((~torch.isfinite(theta)).any(dim=1).sum())
-    _sync(device)
+    synchronize(device)
     seconds = time.perf_counter() - tick
     if bad:
         raise CheckpointError(f"{checkpoint_path} generated {bad} of {num_nets} nets with non-finite weights; "

@@ -28,6 +28,7 @@ def hypernet(tmp_path_factory) -> Path:
 
 
 def tiny(**changes) -> DistillConfig:
+    changes.setdefault("student_init", "random")
     settings = dict(teacher="fixed", teacher_nets=4, epochs=2, batch_size=50, lr=1e-2, temperature=2.0,
                     hard_label_weight=0.0, seed=3, limit_train=200)
     settings.update(changes)
@@ -130,7 +131,7 @@ def test_cli_end_to_end(hypernet, tmp_path, with_distill_stage):
     target = get_target("mnist_cnn")
     assert student["target"] == "mnist_cnn" and student["theta"].shape == (target.num_params,)
     assert student["config"] == asdict(tiny(teacher="fresh", teacher_nets=3, epochs=1, batch_size=100, lr=0.003,
-                                            hard_label_weight=0.2, seed=1))
+                                            hard_label_weight=0.2, seed=1, student_init="member"))
     assert student["train_seconds"] > 0
 
 
@@ -162,3 +163,13 @@ def test_cli_bad_input_exits_1_and_writes_nothing(hypernet, tmp_path, with_disti
                      "--hard-label-weight", "1.5", "--device", "cpu"]) == 1
     assert "hard_label_weight" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_member_init_starts_the_student_at_a_sampled_net(hypernet):
+    model, hyper = load_hypernetwork(hypernet)
+    target = get_target(hyper.target)
+    theta = init_student(target, torch.Generator().manual_seed(4), model, hyper.latent_dist)
+    z = model.sample_latents(1, hyper.latent_dist, torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert torch.equal(theta, model(z)[0])
+    assert not torch.equal(theta, init_student(target, torch.Generator().manual_seed(4)))

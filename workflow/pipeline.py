@@ -108,7 +108,8 @@ EVALUATE_TABLES = ["ensemble_curve.csv", "paths.csv", "adversarial.csv", "member
                    "ood_scores.csv"]
 DISTILL_FLAGS = [("teacher", "--teacher"), ("teacher_nets", "--teacher-nets"), ("epochs", "--epochs"),
                  ("batch_size", "--batch-size"), ("lr", "--lr"), ("temperature", "--temperature"),
-                 ("hard_label_weight", "--hard-label-weight"), ("seed", "--seed"), ("device", "--device")]
+                 ("hard_label_weight", "--hard-label-weight"), ("student_init", "--student-init"), ("seed", "--seed"),
+                 ("device", "--device")]
 
 
 def data_dir(dataset: str) -> str:

@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hard-label-weight", type=float, default=D.hard_label_weight,
                         help="weight A of the hard-label CE: (1-A)·KD + A·CE")
     parser.add_argument("--seed", type=int, default=D.seed, help="random seed")
+    parser.add_argument("--student-init", default=D.student_init, choices=["member", "random"],
+                        help="start from one sampled member G(z) or from PyTorch's default init")
     parser.add_argument("--limit-train", type=optional_limit, default=None, help="use only the first N training images (0: all)")
     parser.add_argument("--limit-test", type=optional_limit, default=None, help="evaluate on the first N test images only (0: all)")
     parser.add_argument("--ood-data", type=Path, default=None,

@@ -28,6 +28,26 @@ def command_of(kind):
     return lambda wildcards: get(wildcards).shell()
 
 
+_CUDA = None
+
+
+def gpus(section):
+    """GPUs a job of this stage takes: 1 when its --device resolves to CUDA, else 0.
+
+    GPU-capable rules declare `resources: gpu=gpus(...)` and the default
+    profile allows gpu=1 at a time, so GPU jobs queue for the one GPU while
+    CPU-only runs keep running independent jobs (baseline seeds) in parallel."""
+    global _CUDA
+    device = config[section].get("device", "auto")
+    if device != "auto":
+        return int(device == "cuda")
+    if _CUDA is None:
+        import torch
+
+        _CUDA = torch.cuda.is_available()
+    return int(_CUDA)
+
+
 wildcard_constraints:
     dataset="mnist|fashion-mnist|cifar10",
     run="main|lambda[0-9.e+inf]+-seed[0-9]+",

@@ -14,7 +14,7 @@ rule sample:
         "logs/benchmarks/{run}/sample.tsv"
     threads: workflow.cores
     resources:
-        gpu=1,
+        gpu=gpus("train"),
     shell:
         "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
 
@@ -40,7 +40,7 @@ rule evaluate:
         "logs/benchmarks/{run}/evaluate.tsv"
     threads: workflow.cores
     resources:
-        gpu=1,
+        gpu=gpus("evaluate"),
     shell:
         "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
 
@@ -61,6 +61,6 @@ rule distill:
         "logs/benchmarks/{run}/distill.tsv"
     threads: workflow.cores
     resources:
-        gpu=1,
+        gpu=gpus("distill"),
     shell:
         "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"

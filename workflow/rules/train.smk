@@ -13,7 +13,7 @@ rule train:
         "logs/benchmarks/{run}/train.tsv"
     threads: workflow.cores
     resources:
-        gpu=1,
+        gpu=gpus("train"),
     shell:
         "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
 
@@ -33,6 +33,6 @@ rule train_baseline:
         "logs/benchmarks/baselines/seed{seed}.tsv"
     threads: 1
     resources:
-        gpu=1,
+        gpu=gpus("baseline"),
     shell:
         "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
