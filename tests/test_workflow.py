@@ -136,12 +136,18 @@ def _sha256(path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_snakemake_runs_the_tiny_chain_and_a_second_run_does_nothing(tmp_path):
+def test_snakemake_runs_the_tiny_chain_and_a_sweep_and_a_second_run_does_nothing(tmp_path):
     repo = copy_repo(tmp_path, ROOT / "configs" / "tiny.yaml")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["sweep"] = {"lambdas": [1000, "inf"], "seeds": [0]}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
     run([str(BIN / "snakemake"), "--cores", "2"], repo)
     metrics = json.loads((repo / "results/main/evaluate/metrics.json").read_text())
     assert 0.0 <= metrics["hypernet"]["members"]["accuracy_mean"] <= 1.0
     assert (repo / "results/main/report/report.md").is_file()
+    for run_name in ("lambda1000-seed0", "lambdainf-seed0"):
+        assert (repo / f"results/{run_name}/evaluate/metrics.json").is_file()
+    assert (repo / "results/main/report/lambda_tradeoff.png").is_file()  # the sweep's accuracy–diversity figure
     for rule in ("train", "sample", "evaluate", "distill", "report"):
         assert (repo / f"logs/benchmarks/main/{rule}.tsv").is_file()
     again = run([str(BIN / "snakemake"), "--cores", "2"], repo)
