@@ -152,6 +152,9 @@ def test_snakemake_runs_the_tiny_chain_and_a_sweep_and_a_second_run_does_nothing
         assert (repo / f"logs/benchmarks/main/{rule}.tsv").is_file()
     again = run([str(BIN / "snakemake"), "--cores", "2"], repo)
     assert "Nothing to be done" in again.stdout + again.stderr
+    run([str(BIN / "snakemake"), "--report", "report.html", "--cores", "1"], repo)  # self-contained HTML
+    html = (repo / "report.html").read_text(errors="replace")
+    assert "ensemble_accuracy.png" in html and len(html) > 100_000
 
 
 def _ran(output: str) -> set[str]:
