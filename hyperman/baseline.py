@@ -75,7 +75,7 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
         steps_per_epoch = (len(y) + config.batch_size - 1) // config.batch_size
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.epochs * steps_per_epoch,
                                                        pct_start=0.15)
-        epoch, elapsed = 0, 0.0
+        start_epoch, elapsed = 0, 0.0
         path = out / CHECKPOINT
         if resume and path.exists():
             payload = checkpoint.load(path, kind="target", map_location=device)
@@ -88,10 +88,10 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
             optimizer.load_state_dict(payload["optimizer"])
             schedule.load_state_dict(payload["schedule"])
             generator.set_state(payload["generator"])
-            epoch, elapsed = payload["epoch"], payload["train_seconds"]
-            log(f"resuming {path} at epoch {epoch}")
+            start_epoch, elapsed = payload["epoch"], payload["train_seconds"]
+            log(f"resuming {path} at epoch {start_epoch}")
         history = []
-        for epoch in range(epoch, config.epochs):
+        for epoch in range(start_epoch, config.epochs):
             tick = time.perf_counter()
             order = torch.randperm(len(y), generator=generator).to(device)
             total = 0.0

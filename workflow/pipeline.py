@@ -67,13 +67,6 @@ class Stage:
         return [path for paths in self.inputs.values() for path in paths]
 
 
-def _get(config: dict, key: str) -> Any:
-    value: Any = config
-    for part in key.split("."):
-        value = value[part]
-    return value
-
-
 def _flags(config: dict, section: str, mapping: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
     """(argv flags, params keys) for the keys of `section` present in config."""
     argv, keys = [], []
