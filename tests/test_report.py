@@ -12,11 +12,8 @@ from hyperman.report import FIGURES, ReportConfig, claims, label_from_checkpoint
 from hyperman.targets import get_target
 from hyperman.training import TrainConfig, train
 
-ROOT = Path(__file__).resolve().parents[1]
-MNIST, FASHION = ROOT / "data" / "mnist", ROOT / "data" / "fashion-mnist"
+from conftest import FASHION, MNIST
 
-pytestmark = pytest.mark.skipif(not (MNIST / "manifest.json").is_file() or not (FASHION / "manifest.json").is_file(),
-                                reason="needs prepared MNIST and Fashion-MNIST in data/")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
