@@ -49,7 +49,7 @@ from hyperman.hypernetwork import HyperNetwork  # noqa: E402
 from hyperman.sampling import generate  # noqa: E402
 from hyperman.symmetry import gauge_fix  # noqa: E402
 from hyperman.targets import Target, get_target  # noqa: E402
-from hyperman.training import forward_method  # noqa: E402
+from hyperman.targets import resolve_forward  # noqa: E402
 
 # params.yaml's train section (the default study); the paper's are 32 nets per step.
 TRAIN = {"target": "mnist_cnn", "nets_per_step": 16, "images_per_net": 32, "latent_dim": 300, "lr": 0.01}
@@ -111,7 +111,7 @@ def bench_training(target: Target, x: torch.Tensor, y: torch.Tensor, device: tor
     torch.manual_seed(0)
     model = HyperNetwork(target, TRAIN["latent_dim"]).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=TRAIN["lr"])
-    method = forward_method("auto", device)
+    method = resolve_forward("auto", device)
     generator = torch.Generator().manual_seed(1)
     x, y = x.to(device), y.to(device)
     lam = 10000.0

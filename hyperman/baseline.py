@@ -19,9 +19,10 @@ import torch.nn.functional as F
 
 from . import checkpoint
 from .data import load_dataset
-from .device import resolve_device
+from .augment import random_shift
+from .device import resolve_device, to_device
 from .files import write_json_atomic
-from .targets import Target, get_target
+from .targets import Target, get_target, resolve_forward
 
 CHECKPOINT = "baseline.pt"
 SUMMARY = "baseline_summary.json"
@@ -35,6 +36,7 @@ class BaselineConfig:
     lr: float = 3e-3
     seed: int = 0
     limit_train: int | None = None
+    augment_shift: int = 0  # random translations of up to this many pixels (hyperman.augment)
 
 
 def load_target_net(path: Path, device: torch.device | str = "cpu") -> tuple[Target, torch.Tensor, dict]:
@@ -50,7 +52,8 @@ def load_target_net(path: Path, device: torch.device | str = "cpu") -> tuple[Tar
 
 @torch.no_grad()
 def accuracy(target: Target, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, batch: int = 2000) -> float:
-    correct = sum((target.forward(theta[None], x[i:i + batch])[0].argmax(-1) == y[i:i + batch]).sum().item()
+    method = resolve_forward("auto", theta.device)
+    correct = sum((target.forward(theta[None], x[i:i + batch], method)[0].argmax(-1) == y[i:i + batch]).sum().item()
                   for i in range(0, len(x), batch))
     return correct / len(x)
 
@@ -67,8 +70,8 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
         if tuple(data.image_shape) != target.input_shape:
             raise ValueError(f"target {target.name} takes {target.input_shape} images, {data_dir} holds "
                              f"{data.image_shape}")
-        x, y = torch.from_numpy(data.train_x).to(device), torch.from_numpy(data.train_y).to(device)
-        vx, vy = torch.from_numpy(data.val_x).to(device), torch.from_numpy(data.val_y).to(device)
+        x, y = to_device(torch.from_numpy(data.train_x), device), to_device(torch.from_numpy(data.train_y), device)
+        vx, vy = to_device(torch.from_numpy(data.val_x), device), to_device(torch.from_numpy(data.val_y), device)
         generator = torch.Generator().manual_seed(config.seed)
         theta = torch.nn.Parameter(target.init(1, generator)[0].to(device))
         optimizer = torch.optim.Adam([theta], lr=config.lr)
@@ -90,14 +93,15 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
             generator.set_state(payload["generator"])
             start_epoch, elapsed = payload["epoch"], payload["train_seconds"]
             log(f"resuming {path} at epoch {start_epoch}")
-        history = []
+        history, method = [], resolve_forward("auto", device)
         for epoch in range(start_epoch, config.epochs):
             tick = time.perf_counter()
             order = torch.randperm(len(y), generator=generator).to(device)
             total = 0.0
             for i in range(steps_per_epoch):
                 index = order[i * config.batch_size:(i + 1) * config.batch_size]
-                loss = F.cross_entropy(target.forward(theta[None], x[index])[0], y[index])
+                images = random_shift(x[index], config.augment_shift, generator)
+                loss = F.cross_entropy(target.forward(theta[None], images, method)[0], y[index])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

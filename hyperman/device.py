@@ -19,3 +19,40 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued CUDA work, so that a wall-clock timing measures the work itself."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype the target's forward runs in under `precision`, or None for plain fp32.
+
+    `auto` is bf16 on a CUDA device that supports it (same exponent range as
+    fp32, so no loss scaling is needed) and fp32 elsewhere: CPU autocast
+    gains nothing for these small convolutions."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        if precision == "auto":
+            return None
+        raise RuntimeError("--precision bf16 was asked for but this GPU has no bf16 support; use fp32 or auto")
+    return torch.bfloat16
+
+
+def autocast(precision: str, device: torch.device):
+    """Mixed precision for the target network's forward only.
+
+    Callers keep the hypernetwork, the gauge fixing and the entropy outside
+    this context: the nearest-neighbour distances between 20k-dimensional
+    weight vectors, and the log of them, need fp32."""
+    dtype = autocast_dtype(precision, device)
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host → device copy through pinned memory, asynchronous on CUDA (a plain move elsewhere)."""
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)

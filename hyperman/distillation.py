@@ -36,11 +36,11 @@ import torch.nn.functional as F
 
 from . import checkpoint, metrics
 from .data import Dataset, load_dataset
-from .device import resolve_device
+from .device import resolve_device, to_device
 from .files import sha256_file, write_json_atomic
 from .hypernetwork import HyperNetwork
-from .targets import Target, get_target
-from .training import TrainConfig, forward_method, load_hypernetwork
+from .targets import Target, get_target, resolve_forward
+from .training import TrainConfig, load_hypernetwork
 
 CHECKPOINT = "student.pt"
 METRICS = "distill_metrics.json"
@@ -109,7 +109,7 @@ def init_student(target: Target, generator: torch.Generator, model: HyperNetwork
 
 def student_logits(target: Target, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Logits (N, classes) of the one student net θ (D,)."""
-    return target.forward(theta.unsqueeze(0), x, "loop")[0]
+    return target.forward(theta.unsqueeze(0), x, resolve_forward("auto", theta.device))[0]
 
 
 @torch.no_grad()
@@ -202,9 +202,9 @@ def distill(config: DistillConfig, hypernet_path: Path, data_dir: Path, out: Pat
 def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetwork, hyper_config: TrainConfig,
                     target: Target, data: Dataset, ood: Dataset | None, out: Path, device: torch.device,
                     resume: bool, log, on_batch) -> dict:
-    method = forward_method("auto", device)
-    train_x = torch.from_numpy(data.train_x).to(device)
-    train_y = torch.from_numpy(data.train_y).to(device)
+    method = resolve_forward("auto", device)
+    train_x = to_device(torch.from_numpy(data.train_x), device)
+    train_y = to_device(torch.from_numpy(data.train_y), device)
     n_train = len(train_y)
     steps_per_epoch = math.ceil(n_train / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
@@ -310,8 +310,8 @@ def evaluate(config: DistillConfig, model: HyperNetwork, hyper_config: TrainConf
 
     The teacher ensemble is the fixed teacher itself, or for `fresh` M nets sampled with a
     generator seeded by config.seed + 1 (independent of the training run's generator)."""
-    test_x, test_y = torch.from_numpy(data.test_x).to(device), torch.from_numpy(data.test_y)
-    ood_x = torch.from_numpy(ood.test_x).to(device) if ood is not None else None
+    test_x, test_y = to_device(torch.from_numpy(data.test_x), device), torch.from_numpy(data.test_y)
+    ood_x = to_device(torch.from_numpy(ood.test_x), device) if ood is not None else None
     latents = fixed_latents
     if latents is None:
         latents = model.sample_latents(config.teacher_nets, hyper_config.latent_dist,

@@ -30,18 +30,17 @@ import torch
 from . import checkpoint, metrics
 from .checkpoint import CheckpointError
 from .data import load_dataset
-from .device import resolve_device, synchronize
+from .device import resolve_device, synchronize, to_device
 from .entropy import nearest_neighbour_distances
 from .files import write_text_atomic
 from .sampling import generate, load_samples
 from .symmetry import gauge_fix, random_symmetry
-from .targets import Target, get_target
+from .targets import Target, get_target, resolve_forward
 from .training import SUMMARY, load_hypernetwork
 
 DEFAULT_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 DEFAULT_EPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 DIVERSITY_NETS = 100  # diversity, OOD, the adversarial vote and the ensemble gain use the first min(100, N) nets
-METHODS = ("auto", "grouped", "loop", "channels_last")
 OUTPUTS = ("metrics.json", "member_accuracy.csv", "ensemble_curve.csv", "paths.csv", "adversarial.csv",
            "reliability.csv", "ood_scores.csv")
 
@@ -76,14 +75,6 @@ class EvalConfig:
 
 
 # --------------------------------------------------------------------------- batched forward
-def resolve_method(name: str, device: torch.device) -> str:
-    if name not in METHODS:
-        raise ValueError(f"unknown forward method {name!r}; use one of {', '.join(METHODS)}")
-    if name == "auto":
-        return "grouped" if device.type == "cuda" else "channels_last"
-    return name
-
-
 def _activation_elements(target: Target) -> int:
     """Largest activation of one net on one image (the first convolution's output, before pooling)."""
     _, h, w = target.input_shape
@@ -102,7 +93,7 @@ class Forward:
 
     def __init__(self, target: Target, method: str, device: torch.device, memory_mb: int | None = None):
         self.target, self.device = target, device
-        self.method = resolve_method(method, device)
+        self.method = resolve_forward(method, device)
         memory_mb = memory_mb or (8192 if device.type == "cuda" else 512)
         # ~3 live copies of the largest activation (conv output, pooled, ReLU / gradient buffers)
         budget = memory_mb * 2**20 // 4 // 3
@@ -122,13 +113,16 @@ class Forward:
     def probs(self, theta: torch.Tensor, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """Softmax probabilities (P, N, classes) as float32 on the CPU, computed chunk by chunk."""
         P, N = theta.shape[0], x.shape[0]
-        if out is None:
-            out = torch.empty(P, N, self.target.num_classes, dtype=torch.float32)
-        theta = theta.to(self.device)
+        cuda = self.device.type == "cuda"
+        if out is None:  # pinned on CUDA: the device → host copies below run asynchronously
+            out = torch.empty(P, N, self.target.num_classes, dtype=torch.float32, pin_memory=cuda)
+        theta = to_device(theta, self.device)
+        x = x.pin_memory() if cuda and x.device.type == "cpu" else x
         for p in range(0, P, self.nets):
             for i in range(0, N, self.images):
-                chunk = self.logits(theta[p:p + self.nets], x[i:i + self.images].to(self.device))
-                out[p:p + self.nets, i:i + self.images] = chunk.float().softmax(-1).cpu()
+                chunk = self.logits(theta[p:p + self.nets], x[i:i + self.images].to(self.device, non_blocking=True))
+                out[p:p + self.nets, i:i + self.images].copy_(chunk.float().softmax(-1), non_blocking=True)
+        synchronize(self.device)  # the last asynchronous copies must land before anyone reads `out`
         return out
 
     def scores(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

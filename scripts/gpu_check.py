@@ -5,6 +5,7 @@
     python3 scripts/gpu_check.py rate TRAIN_LOG          # seconds per step of a short calibration run
     python3 scripts/gpu_check.py report OUT DATA [NETS [LIMIT_TEST]]
                                         # steps/s, val figures, test accuracy of 100 nets + their ensemble
+    python3 scripts/gpu_check.py table RUN...            # one line per run of scripts/scan_configs.sh
 """
 
 from __future__ import annotations
@@ -64,6 +65,41 @@ def rate(log_path: Path) -> int:
     return 0
 
 
+def _summary(run: Path) -> dict:
+    """train_summary.json, or for a run cut short the last checkpointed step's figures from its log."""
+    if (run / "train_summary.json").exists():
+        return json.loads((run / "train_summary.json").read_text())
+    payload = torch_load_step(run / "hypernet.pt")
+    records = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
+    records = [r for r in records if r["step"] <= payload]
+    validated = [r for r in records if "val_acc_mean" in r]
+    return {"steps": records[-1]["step"], "train_seconds": records[-1]["elapsed_s"], "forward": "?", "cut_short": True,
+            **{k: v for k, v in (validated[-1] if validated else {}).items() if k.startswith("val_")}}
+
+
+def torch_load_step(path: Path) -> int:
+    from hyperman import checkpoint
+
+    return checkpoint.load(path, kind="hypernetwork")["step"]
+
+
+def table(runs: list[Path]) -> int:
+    """One line per scanned run (scripts/scan_configs.sh): its flags and figures."""
+    print(f"{'run':<14} {'steps':>6} {'s/step':>7} {'val mean':>8} {'test mean':>9} {'min':>7} {'max':>7} "
+          f"{'ens':>7}  flags")
+    for run in runs:
+        flags = (run / "flags.txt").read_text().strip() if (run / "flags.txt").exists() else ""
+        if not (run / "gpu_check.json").exists():
+            print(f"{run.name:<14} (no result)  {flags}")
+            continue
+        r = json.loads((run / "gpu_check.json").read_text())
+        steps = f"{r['steps']}{'*' if r.get('cut_short') else ''}"  # *: cut short by the time limit
+        print(f"{run.name:<14} {steps:>6} {1 / r['steps_per_s']:>7.4f} {r.get('val_acc_mean', float('nan')):>8.4f} "
+              f"{r['test_member_acc_mean']:>9.4f} {r['test_member_acc_min']:>7.4f} {r['test_member_acc_max']:>7.4f} "
+              f"{r['test_ensemble_acc']:>7.4f}  {flags}")
+    return 0
+
+
 def report(out: Path, data: Path, nets: int = 100, limit_test: int | None = None) -> int:
     import torch
 
@@ -73,7 +109,7 @@ def report(out: Path, data: Path, nets: int = 100, limit_test: int | None = None
     from hyperman.training import load_hypernetwork
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # cpu: only for testing this script
-    summary = json.loads((out / "hypernet" / "train_summary.json").read_text())
+    summary = _summary(out / "hypernet")
     model, config = load_hypernetwork(out / "hypernet" / "hypernet.pt", device)
     ds = load_dataset(data, limit_test=limit_test)
     x, y = torch.from_numpy(ds.test_x), torch.from_numpy(ds.test_y)
@@ -92,7 +128,7 @@ def report(out: Path, data: Path, nets: int = 100, limit_test: int | None = None
         "steps": summary["steps"], "train_seconds": summary["train_seconds"],
         "steps_per_s": summary["steps"] / summary["train_seconds"],
         "image_nets_per_s": summary["steps"] * config.nets_per_step * config.images_per_net / summary["train_seconds"],
-        "forward": summary["forward"],
+        "forward": summary["forward"], "cut_short": summary.get("cut_short", False),
         **{k: v for k, v in summary.items() if k.startswith("val_")},
         "test_nets": nets, "test_images": len(y), "test_member_acc_mean": member.mean().item(),
         "test_member_acc_min": member.min().item(), "test_member_acc_max": member.max().item(),
@@ -124,6 +160,8 @@ def main(argv: list[str]) -> int:
         return flags(int(rest[1]) if rest[:1] == ["--steps"] else None)
     if command == "rate":
         return rate(Path(rest[0]))
+    if command == "table":
+        return table([Path(p) for p in rest])
     if command == "report":
         return report(Path(rest[0]), Path(rest[1]), *[int(v) for v in rest[2:4]])
     print(f"gpu_check.py: unknown command {command!r}\n{__doc__}", file=sys.stderr)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 TORCHRUN = Path(sys.executable).parent / "torchrun"
 TINY = ["--steps", "3", "--nets-per-step", "4", "--images-per-net", "4", "--latent-dim", "8",
         "--limit-train", "300", "--eval-every", "1000", "--eval-nets", "4", "--checkpoint-every", "3",
-        "--device", "cpu"]
+        "--augment-shift", "2", "--device", "cpu"]
 # One thread per process: two ranks on a small machine, and reproducible reductions.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 

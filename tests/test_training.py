@@ -7,13 +7,14 @@ import torch
 
 from hyperman import checkpoint, cli, training
 from hyperman.baseline import BaselineConfig, load_target_net, train_baseline
+from hyperman.device import autocast_dtype
 from hyperman.training import TrainConfig, TrainingError, load_hypernetwork, train
 
 from conftest import MNIST
 
 quiet = lambda message: None  # noqa: E731
 TINY = dict(nets_per_step=4, images_per_net=8, eval_every=3, eval_nets=4, checkpoint_every=2, limit_train=300,
-            latent_dim=8, lr=1e-2, lr_decay=0.99)
+            latent_dim=8, lr=1e-2, lr_decay=0.99, augment_shift=2)
 
 
 def weights(path):
@@ -83,10 +84,32 @@ def test_lambda_schedules():
 
 
 def test_baseline_trains_resumes_and_loads_as_a_target_net(tmp_path):
-    config = BaselineConfig(epochs=2, batch_size=32, lr=1e-2, seed=1, limit_train=1000)
+    config = BaselineConfig(epochs=2, batch_size=32, lr=1e-2, seed=1, limit_train=1000, augment_shift=1)
     summary = train_baseline(config, MNIST, tmp_path / "a", "cpu", log=quiet)
     assert summary["val_acc"] > 0.5  # 1,000 images, 2 epochs: far above chance (0.1)
     train_baseline(BaselineConfig(**{**config.__dict__, "epochs": 2}), MNIST, tmp_path / "b", "cpu", log=quiet)
     target, theta, payload = load_target_net(tmp_path / "a" / "baseline.pt")
     assert target.name == "mnist_cnn" and theta.shape == (20018,) and payload["train_seconds"] > 0
     assert torch.equal(theta, load_target_net(tmp_path / "b" / "baseline.pt")[1])  # seeded
+
+
+def test_precision_choice():
+    cpu = torch.device("cpu")
+    assert autocast_dtype("auto", cpu) is None and autocast_dtype("fp32", cpu) is None
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        autocast_dtype("fp8", cpu)
+
+
+def test_bf16_training_keeps_the_hypernetwork_and_the_entropy_in_fp32(tmp_path):
+    summary = train(TrainConfig(steps=2, precision="bf16", **TINY), MNIST, tmp_path, "cpu", log=quiet)
+    assert summary["steps"] == 2
+    log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor([r["ce"], r["entropy"]])).all() for r in log)
+    assert all(v.dtype == torch.float32 for v in weights(tmp_path / "hypernet.pt").values() if v.is_floating_point())
+
+
+def test_a_negative_shift_is_refused(tmp_path):
+    with pytest.raises(TrainingError, match="--augment-shift -1 is negative"):
+        train(TrainConfig(steps=2, **{**TINY, "augment_shift": -1}), MNIST, tmp_path / "out", "cpu", log=quiet)
+    assert not (tmp_path / "out").exists()

@@ -90,8 +90,10 @@ TRAIN_FLAGS = [("target", "--target"), ("steps", "--steps"), ("nets_per_step", "
                ("lr_decay", "--lr-decay"), ("latent_dim", "--latent-dim"), ("latent_dist", "--latent-dist"),
                ("distance", "--distance"), ("diversity", "--diversity"), ("batch_norm", "--batch-norm"),
                ("eval_every", "--eval-every"), ("eval_nets", "--eval-nets"),
-               ("checkpoint_every", "--checkpoint-every"), ("seed", "--seed"), ("device", "--device")]
-BASELINE_FLAGS = [("epochs", "--epochs"), ("batch_size", "--batch-size"), ("lr", "--lr"), ("device", "--device")]
+               ("checkpoint_every", "--checkpoint-every"), ("seed", "--seed"), ("augment_shift", "--augment-shift"),
+               ("precision", "--precision"), ("device", "--device")]
+BASELINE_FLAGS = [("epochs", "--epochs"), ("batch_size", "--batch-size"), ("lr", "--lr"),
+                  ("augment_shift", "--augment-shift"), ("device", "--device")]
 SAMPLE_FLAGS = [("num_nets", "--num-nets"), ("seed", "--seed"), ("chunk", "--chunk")]
 EVALUATE_FLAGS = [("ensemble_sizes", "--sizes"), ("draws", "--draws"), ("path_pairs", "--path-pairs"),
                   ("path_points", "--path-points"), ("path_images", "--path-images"),

@@ -24,7 +24,8 @@ from pathlib import Path
 from .common import optional_limit
 from ..checkpoint import CheckpointError
 from ..data import DataError
-from ..evaluation import DEFAULT_EPS, DEFAULT_SIZES, METHODS, EvalConfig, EvaluationError, evaluate
+from ..evaluation import DEFAULT_EPS, DEFAULT_SIZES, EvalConfig, EvaluationError, evaluate
+from ..targets import FORWARD_METHODS
 
 D = EvalConfig(checkpoint=Path(), samples=Path(), baselines=[], data=Path(), out=Path())
 
@@ -58,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to evaluate")
     parser.add_argument("--limit-test", type=optional_limit, default=None,
                         help="use only the first N test images of --data and --ood-data (0 or omitted: all)")
-    parser.add_argument("--forward", default=D.forward, choices=list(METHODS),
+    parser.add_argument("--forward", default=D.forward, choices=list(FORWARD_METHODS),
                         help="batched forward: auto = grouped on CUDA, channels_last (a per-net NHWC loop) on CPU")
     parser.add_argument("--chunk", type=int, default=D.chunk, help="nets generated per forward pass of G")
     parser.add_argument("--memory-mb", type=int, default=None,

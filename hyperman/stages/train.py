@@ -19,6 +19,7 @@ from pathlib import Path
 from .common import optional_limit, str2bool
 from ..checkpoint import CheckpointError
 from ..data import DataError
+from ..targets import FORWARD_METHODS
 from ..training import TrainConfig, TrainingError, train
 
 D = TrainConfig()
@@ -49,8 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-nets", type=int, default=D.eval_nets, help="nets sampled for validation")
     parser.add_argument("--checkpoint-every", type=int, default=D.checkpoint_every, help="checkpoint every N steps")
     parser.add_argument("--seed", type=int, default=D.seed, help="random seed")
-    parser.add_argument("--forward", default=D.forward, choices=["auto", "loop", "grouped"],
-                        help="batched target forward (auto: loop on CPU, grouped on GPU)")
+    parser.add_argument("--forward", default=D.forward, choices=list(FORWARD_METHODS),
+                        help="batched target forward (auto: channels_last loop on CPU, grouped on GPU)")
+    parser.add_argument("--augment-shift", type=int, default=D.augment_shift, metavar="PIXELS",
+                        help="translate every training image by a random offset of up to PIXELS (0: off)")
+    parser.add_argument("--precision", default=D.precision, choices=["auto", "fp32", "bf16"],
+                        help="the target forward's precision (auto: bf16 on a GPU, fp32 on the CPU); "
+                             "G, gauge fixing and entropy always run in fp32")
     parser.add_argument("--limit-train", type=optional_limit, default=None, help="use only the first N training images (0: all)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="where to train; under torchrun each process takes cuda:LOCAL_RANK (nccl) "

@@ -27,13 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=D.batch_size, help="images per step")
     parser.add_argument("--lr", type=float, default=D.lr, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--seed", type=int, default=D.seed, help="seed of init and data order")
+    parser.add_argument("--augment-shift", type=int, default=D.augment_shift, metavar="PIXELS",
+                        help="translate every training image by a random offset of up to PIXELS (0: off)")
     parser.add_argument("--limit-train", type=optional_limit, default=None, help="use only the first N training images (0: all)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/baseline.pt if it exists")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = BaselineConfig(args.target, args.epochs, args.batch_size, args.lr, args.seed, args.limit_train)
+    if args.augment_shift < 0:
+        print(f"hyperman train-baseline: error: --augment-shift {args.augment_shift} is negative; give a number "
+              "of pixels >= 0", file=sys.stderr)
+        return 2
+    config = BaselineConfig(args.target, args.epochs, args.batch_size, args.lr, args.seed, args.limit_train,
+                            args.augment_shift)
     try:
         summary = train_baseline(config, args.data, args.out, args.device, args.resume)
     except (CheckpointError, DataError, ValueError, RuntimeError) as error:
