@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import checkpoint, distributed
 from .augment import random_shift
@@ -77,6 +78,7 @@ class TrainConfig:
     limit_train: int | None = None
     augment_shift: int = 0
     precision: str = "auto"
+    ema: float = 0.0  # decay of an exponential moving average of G's weights; 0 = off
 
     # Keys that may change between a run and its resumption.
     RESUMABLE_CHANGES = ("steps", "eval_every", "checkpoint_every", "eval_nets")
@@ -126,8 +128,25 @@ def validate(model: HyperNetwork, x: torch.Tensor, y: torch.Tensor, num_nets: in
             "val_entropy": entropy.item()}
 
 
-def _state(model, optimizer, config, step, generator, eval_generator, elapsed) -> dict:
-    return {"kind": "hypernetwork", "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+def _averaged(model: HyperNetwork, decay: float) -> AveragedModel | None:
+    """An exponential moving average of G's weights and batch-norm statistics, or None when off.
+
+    Why: at the end of training single generated nets still carry the noise
+    of the last Adam steps (an occasional sample falls several points below
+    the rest); averaging G over the last ~1/(1 − decay) steps smooths that
+    out, as it does for GAN generators. The average is what validation,
+    sampling and evaluation use."""
+    if not decay:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _state(model, optimizer, config, step, generator, eval_generator, elapsed, averaged=None) -> dict:
+    """The checkpoint: "model" is the G to use (the average when on), "train_model" the one Adam moves."""
+    served = averaged.module.state_dict() if averaged is not None else model.state_dict()
+    extra = ({"train_model": model.state_dict(), "ema_n_averaged": int(averaged.n_averaged)}
+             if averaged is not None else {})
+    return {"kind": "hypernetwork", "model": served, **extra, "optimizer": optimizer.state_dict(),
             "step": step, "config": asdict(config), "generator": generator.get_state(),
             "eval_generator": eval_generator.get_state(), "torch_rng": torch.get_rng_state(),
             "elapsed_s": elapsed}
@@ -196,6 +215,8 @@ def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str = "au
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     if config.augment_shift < 0:  # before the lock: a refused run leaves nothing behind
         raise TrainingError(f"--augment-shift {config.augment_shift} is negative; give a number of pixels >= 0")
+    if not 0.0 <= config.ema < 1.0:
+        raise TrainingError(f"--ema {config.ema} is not a decay in [0, 1); use e.g. 0.998, or 0 for no average")
     if not distributed.launched():
         with checkpoint.OutputLock(out):
             return _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
@@ -233,6 +254,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
     torch.manual_seed(config.seed)
     model = build_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    averaged = _averaged(model, config.ema)
     generator = torch.Generator().manual_seed(config.seed + 1)
     eval_generator = torch.Generator().manual_seed(config.seed + 2)
     start_step, elapsed = 0, 0.0
@@ -246,7 +268,10 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
         if changed:
             raise TrainingError(f"cannot resume {ckpt_path}: it was trained with different "
                                 f"{', '.join(changed)}; rerun without --resume or restore those values")
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(payload.get("train_model", payload["model"]))
+        if averaged is not None:
+            averaged.module.load_state_dict(payload["model"])
+            averaged.n_averaged.fill_(payload["ema_n_averaged"])
         optimizer.load_state_dict(payload["optimizer"])
         generator.set_state(payload["generator"])
         if "eval_generator" in payload:  # older checkpoints lack it: validation draws restart
@@ -309,12 +334,15 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
             optimizer.zero_grad(set_to_none=True)
             backward()
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
 
             done = step + 1
             record = {"step": done, "loss": loss.item(), "ce": ce.item(), "entropy": entropy.item(),
                       "lambda": lam, "lr": lr}
             if main and (done % config.eval_every == 0 or done == config.steps):
-                record.update(validate(model, val_x, val_y, config.eval_nets, config, method, eval_generator))
+                served = averaged.module if averaged is not None else model
+                record.update(validate(served, val_x, val_y, config.eval_nets, config, method, eval_generator))
                 last = record
                 log(f"step {done}/{config.steps}: CE {record['ce']:.4f} Ĥ {record['entropy']:.1f} | val acc "
                     f"mean {record['val_acc_mean']:.4f} min {record['val_acc_min']:.4f} max "
@@ -326,7 +354,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
             if main and (done % config.checkpoint_every == 0 or done == config.steps):
                 log_handle.flush()
                 checkpoint.save(ckpt_path, _state(model, optimizer, config, done, generator, eval_generator,
-                                                  elapsed))
+                                                  elapsed, averaged))
             progress(done, record)
     finally:
         log_handle.close()

@@ -8,13 +8,14 @@
 #     every config starts from params.yaml's train section on CUDA; EXTRA FLAGS
 #     override it (e.g. 'aug2|--augment-shift 2 --lambda 3000'; add --device cpu to try it on a CPU)
 #   SCAN_TIMEOUT_S  hard limit of each training (default 300); a run cut short is reported from its checkpoint
-#   SCAN_REPORT_ARGS  "NETS LIMIT_TEST" of the scoring (default: 100 nets, the whole test set)
+#   SCAN_REPORT_ARGS  "NETS LIMIT_TEST" of the scoring (default: 100 nets, the whole test set; 500 nets
+#                     also give the worst member of each of 5 groups of 100)
 #   PYTHON          interpreter (default python3)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-[ $# -ge 3 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ $# -ge 3 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
 PYTHON="${PYTHON:-python3}"
 OUTDIR="$1"; DATA="$2"; shift 2
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
@@ -34,9 +35,10 @@ done
 for i in "${!pids[@]}"; do
   wait "${pids[$i]}" || echo "scan: ${names[$i]}: training exited with $? (see $OUTDIR/${names[$i]}/train.log)" >&2
 done
-for name in "${names[@]}"; do
+for name in "${names[@]}"; do  # scored side by side too
   [ -f "$OUTDIR/$name/hypernet/hypernet.pt" ] || continue
-  timeout 120 "$PYTHON" scripts/gpu_check.py report "$OUTDIR/$name" "$DATA" ${SCAN_REPORT_ARGS:-} > "$OUTDIR/$name/report.log" 2>&1 \
-    || echo "scan: $name: scoring failed (see $OUTDIR/$name/report.log)" >&2
+  ( timeout 180 "$PYTHON" scripts/gpu_check.py report "$OUTDIR/$name" "$DATA" ${SCAN_REPORT_ARGS:-} \
+      > "$OUTDIR/$name/report.log" 2>&1 || echo "scan: $name: scoring failed (see $OUTDIR/$name/report.log)" >&2 ) &
 done
+wait
 "$PYTHON" scripts/gpu_check.py table "$OUTDIR"/*/

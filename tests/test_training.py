@@ -14,7 +14,7 @@ from conftest import MNIST
 
 quiet = lambda message: None  # noqa: E731
 TINY = dict(nets_per_step=4, images_per_net=8, eval_every=3, eval_nets=4, checkpoint_every=2, limit_train=300,
-            latent_dim=8, lr=1e-2, lr_decay=0.99, augment_shift=2)
+            latent_dim=8, lr=1e-2, lr_decay=0.99, augment_shift=2, ema=0.9)
 
 
 def weights(path):
@@ -113,3 +113,20 @@ def test_a_negative_shift_is_refused(tmp_path):
     with pytest.raises(TrainingError, match="--augment-shift -1 is negative"):
         train(TrainConfig(steps=2, **{**TINY, "augment_shift": -1}), MNIST, tmp_path / "out", "cpu", log=quiet)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_checkpoint_serves_the_moving_average_of_g(tmp_path):
+    config = {**TINY, "ema": 0.75}
+    train(TrainConfig(steps=1, **config), MNIST, tmp_path / "one", "cpu", log=quiet)
+    train(TrainConfig(steps=2, **config), MNIST, tmp_path / "two", "cpu", log=quiet)
+    one = checkpoint.load(tmp_path / "one" / "hypernet.pt", kind="hypernetwork")
+    two = checkpoint.load(tmp_path / "two" / "hypernet.pt", kind="hypernetwork")
+    for key, served in two["model"].items():
+        if not served.is_floating_point():
+            continue
+        first, second = one["train_model"][key], two["train_model"][key]
+        torch.testing.assert_close(one["model"][key], first)  # the average starts at the first weights
+        torch.testing.assert_close(served, 0.75 * first + 0.25 * second)
+    assert not torch.equal(two["model"]["extractor.0.weight"], two["train_model"]["extractor.0.weight"])
+    model, _ = load_hypernetwork(tmp_path / "two" / "hypernet.pt")  # what sample/evaluate/distill get
+    assert torch.equal(model.state_dict()["extractor.0.weight"], two["model"]["extractor.0.weight"])

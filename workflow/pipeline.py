@@ -91,7 +91,7 @@ TRAIN_FLAGS = [("target", "--target"), ("steps", "--steps"), ("nets_per_step", "
                ("distance", "--distance"), ("diversity", "--diversity"), ("batch_norm", "--batch-norm"),
                ("eval_every", "--eval-every"), ("eval_nets", "--eval-nets"),
                ("checkpoint_every", "--checkpoint-every"), ("seed", "--seed"), ("augment_shift", "--augment-shift"),
-               ("precision", "--precision"), ("device", "--device")]
+               ("ema", "--ema"), ("precision", "--precision"), ("device", "--device")]
 BASELINE_FLAGS = [("epochs", "--epochs"), ("batch_size", "--batch-size"), ("lr", "--lr"),
                   ("augment_shift", "--augment-shift"), ("device", "--device")]
 SAMPLE_FLAGS = [("num_nets", "--num-nets"), ("seed", "--seed"), ("chunk", "--chunk")]

@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default=D.precision, choices=["auto", "fp32", "bf16"],
                         help="the target forward's precision (auto: bf16 on a GPU, fp32 on the CPU); "
                              "G, gauge fixing and entropy always run in fp32")
+    parser.add_argument("--ema", type=float, default=D.ema, metavar="DECAY",
+                        help="keep an exponential moving average of G's weights with this decay per step and "
+                             "use it for validation and the checkpoint (0: off; 0.998 averages ~500 steps)")
     parser.add_argument("--limit-train", type=optional_limit, default=None, help="use only the first N training images (0: all)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="where to train; under torchrun each process takes cuda:LOCAL_RANK (nccl) "
