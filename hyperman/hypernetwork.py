@@ -24,15 +24,29 @@ from .targets import Target
 LEAK = 0.05
 
 
-def _mlp(sizes: list[int], batch_norm: bool) -> nn.Sequential:
-    """Linear → LeakyReLU(0.05) → BatchNorm on every hidden layer; a plain linear last layer."""
+NORMS = ("batch", "layer", "none")
+
+
+def _mlp(sizes: list[int], norm: str) -> nn.Sequential:
+    """Linear → LeakyReLU(0.05) → normalisation on every hidden layer; a plain linear last layer.
+
+    `batch` is the paper's BatchNorm. Its catch: G is trained on batch
+    statistics of the step's B nets but sampled with running statistics, and
+    a rare latent whose features are extreme for the population (damped
+    within its training batch, not at sampling time) yields a net several
+    points worse than the rest. `layer` (LayerNorm) normalises every sample
+    on its own, so G(z) is the same function in training and sampling."""
+    if norm not in NORMS:
+        raise ValueError(f"unknown normalisation {norm!r}; use one of {', '.join(NORMS)}")
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(nn.LeakyReLU(LEAK))
-            if batch_norm:
+            if norm == "batch":
                 layers.append(nn.BatchNorm1d(b))
+            elif norm == "layer":
+                layers.append(nn.LayerNorm(b))
     return nn.Sequential(*layers)
 
 
@@ -67,7 +81,7 @@ class ScaledLinear(nn.Linear):
 
 class HyperNetwork(nn.Module):
     def __init__(self, target: Target, latent_dim: int = 300, code_dim: int = 15,
-                 extractor_width: int | None = None, batch_norm: bool = True):
+                 extractor_width: int | None = None, norm: str = "batch"):
         super().__init__()
         self.target = target
         self.latent_dim = latent_dim
@@ -76,9 +90,9 @@ class HyperNetwork(nn.Module):
         self.codes_per_layer = [layer.units for layer in target.hidden_layers] + [1]
         out_sizes = [layer.row for layer in target.hidden_layers] + [target.layers[-1].size]
         width = extractor_width or latent_dim
-        self.extractor = _mlp([latent_dim, width, width, code_dim * sum(self.codes_per_layer)], batch_norm)
+        self.extractor = _mlp([latent_dim, width, width, code_dim * sum(self.codes_per_layer)], norm)
         self.generators = nn.ModuleList(
-            _mlp([code_dim, generator_width(code_dim, n), generator_width(code_dim, n), n], batch_norm)
+            _mlp([code_dim, generator_width(code_dim, n), generator_width(code_dim, n), n], norm)
             for n in out_sizes)
         for generator, layer in zip(self.generators, target.layers):
             last = generator[-1]

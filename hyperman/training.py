@@ -69,7 +69,7 @@ class TrainConfig:
     latent_dist: str = "uniform"
     distance: str = "l1"
     diversity: bool = True
-    batch_norm: bool = True
+    norm: str = "batch"
     eval_every: int = 500
     eval_nets: int = 20
     checkpoint_every: int = 500
@@ -95,14 +95,22 @@ class TrainConfig:
         raise ValueError(f"unknown lambda schedule {self.lambda_schedule!r}")
 
 
+def _upgrade(config: dict) -> dict:
+    """A stored config of an older version: `batch_norm: bool` became `norm: batch|none`."""
+    if "batch_norm" in config:
+        config = {**config, "norm": "batch" if config["batch_norm"] else "none"}
+        del config["batch_norm"]
+    return config
+
+
 def build_model(config: TrainConfig) -> HyperNetwork:
-    return HyperNetwork(get_target(config.target), config.latent_dim, batch_norm=config.batch_norm)
+    return HyperNetwork(get_target(config.target), config.latent_dim, norm=config.norm)
 
 
 def load_hypernetwork(path: Path, device: torch.device | str = "cpu") -> tuple[HyperNetwork, TrainConfig]:
     """The trained G (in eval mode) and its config, from a training checkpoint."""
     payload = checkpoint.load(path, kind="hypernetwork")
-    config = TrainConfig(**payload["config"])
+    config = TrainConfig(**_upgrade(payload["config"]))
     model = build_model(config)
     model.load_state_dict(payload["model"])
     return model.to(device).eval(), config
@@ -262,7 +270,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
 
     if resume and ckpt_path.exists():
         payload = checkpoint.load(ckpt_path, kind="hypernetwork", map_location=device)
-        saved = TrainConfig(**payload["config"])
+        saved = TrainConfig(**_upgrade(payload["config"]))
         changed = [f.name for f in fields(TrainConfig)
                    if getattr(saved, f.name) != getattr(config, f.name) and f.name not in config.RESUMABLE_CHANGES]
         if changed:

@@ -156,3 +156,27 @@ def test_hypernetwork_generates_valid_target_weights(target):
     theta = model(torch.rand(4, 16) * 2 - 1)
     assert theta.shape == (4, target.num_params)
     assert target.forward(theta, _images(target, 2)).shape == (4, 2, target.num_classes)
+
+
+def test_layer_norm_has_the_same_size_and_no_batch_norm_has_fewer():
+    target = get_target("mnist_cnn")
+    assert count_parameters(HyperNetwork(target, norm="layer")) == 637_397
+    norm_params = 2 * (300 + 300) + sum(2 * 2 * w for w in (40, 100, 100, 60))  # weight + bias per normalised feature
+    assert count_parameters(HyperNetwork(target, norm="none")) == 637_397 - norm_params
+    with pytest.raises(ValueError, match="unknown normalisation 'group'"):
+        HyperNetwork(target, norm="group")
+
+
+def test_with_layer_norm_a_net_does_not_depend_on_its_batch():
+    """Why `norm: layer`: with BatchNorm, G trains on batch statistics and samples with running ones, so
+    G(z) while training differs from G(z) when sampling; with LayerNorm it is one function."""
+    torch.manual_seed(0)
+    z = torch.rand(16, 32) * 2 - 1
+    for norm, same in (("layer", True), ("batch", False)):
+        model = HyperNetwork(get_target("mnist_cnn"), latent_dim=32, norm=norm)
+        with torch.no_grad():
+            model.train()
+            in_training = model(z)[:1]
+            model.eval()
+            sampled = model(z[:1])
+        assert torch.allclose(in_training, sampled, atol=1e-5) == same, norm

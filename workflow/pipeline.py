@@ -88,7 +88,7 @@ TRAIN_FLAGS = [("target", "--target"), ("steps", "--steps"), ("nets_per_step", "
                ("images_per_net", "--images-per-net"), ("lambda", "--lambda"),
                ("lambda_schedule", "--lambda-schedule"), ("lambda_start", "--lambda-start"), ("lr", "--lr"),
                ("lr_decay", "--lr-decay"), ("latent_dim", "--latent-dim"), ("latent_dist", "--latent-dist"),
-               ("distance", "--distance"), ("diversity", "--diversity"), ("batch_norm", "--batch-norm"),
+               ("distance", "--distance"), ("diversity", "--diversity"), ("norm", "--norm"),
                ("eval_every", "--eval-every"), ("eval_nets", "--eval-nets"),
                ("checkpoint_every", "--checkpoint-every"), ("seed", "--seed"), ("augment_shift", "--augment-shift"),
                ("ema", "--ema"), ("precision", "--precision"), ("device", "--device")]

@@ -20,6 +20,7 @@ from .common import optional_limit, str2bool
 from ..checkpoint import CheckpointError
 from ..data import DataError
 from ..targets import FORWARD_METHODS
+from ..hypernetwork import NORMS
 from ..training import TrainConfig, TrainingError, train
 
 D = TrainConfig()
@@ -44,8 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--distance", default=D.distance, choices=["l1", "l2"], help="distance of the entropy")
     parser.add_argument("--diversity", type=str2bool, default=D.diversity, metavar="BOOL",
                         help="false: no entropy term (the λ→∞ ablation)")
-    parser.add_argument("--batch-norm", type=str2bool, default=D.batch_norm, metavar="BOOL",
-                        help="batch norm in the hypernetwork's hidden layers")
+    parser.add_argument("--norm", default=D.norm, choices=list(NORMS),
+                        help="normalisation of the hypernetwork's hidden layers (batch: the paper's; layer: "
+                             "the same function when training and sampling)")
     parser.add_argument("--eval-every", type=int, default=D.eval_every, help="validate every N steps")
     parser.add_argument("--eval-nets", type=int, default=D.eval_nets, help="nets sampled for validation")
     parser.add_argument("--checkpoint-every", type=int, default=D.checkpoint_every, help="checkpoint every N steps")
