@@ -42,7 +42,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hyperman.device import synchronize  # noqa: E402
+from hyperman.augment import random_shift  # noqa: E402
+from hyperman.device import autocast, synchronize  # noqa: E402
 from hyperman.entropy import kl_entropy  # noqa: E402
 from hyperman.evaluation import Forward  # noqa: E402
 from hyperman.hypernetwork import HyperNetwork  # noqa: E402
@@ -52,7 +53,19 @@ from hyperman.targets import Target, get_target  # noqa: E402
 from hyperman.targets import resolve_forward  # noqa: E402
 
 # params.yaml's train section (the default study); the paper's are 32 nets per step.
-TRAIN = {"target": "mnist_cnn", "nets_per_step": 16, "images_per_net": 32, "latent_dim": 300, "lr": 0.01}
+def _train_settings() -> dict:
+    """params.yaml's train section (the settings the study trains with), over fallbacks for a missing file."""
+    import yaml
+
+    settings = {"target": "mnist_cnn", "nets_per_step": 16, "images_per_net": 32, "latent_dim": 300, "lr": 0.01,
+                "lambda": 30000.0, "norm": "layer", "augment_shift": 2, "precision": "auto"}
+    params = ROOT / "params.yaml"
+    if params.exists():
+        settings.update(yaml.safe_load(params.read_text()).get("train", {}))
+    return settings
+
+
+TRAIN = _train_settings()
 
 
 def timeit(fn, device: torch.device, min_time: float, warmup: int = 2, max_reps: int = 1000) -> float:
@@ -109,18 +122,19 @@ def bench_matmul(device: torch.device, n: int, min_time: float) -> float:
 def bench_training(target: Target, x: torch.Tensor, y: torch.Tensor, device: torch.device, min_time: float) -> dict:
     B, N = TRAIN["nets_per_step"], TRAIN["images_per_net"]
     torch.manual_seed(0)
-    model = HyperNetwork(target, TRAIN["latent_dim"]).to(device).train()
+    model = HyperNetwork(target, TRAIN["latent_dim"], norm=TRAIN.get("norm", "batch")).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=TRAIN["lr"])
     method = resolve_forward("auto", device)
     generator = torch.Generator().manual_seed(1)
     x, y = x.to(device), y.to(device)
-    lam = 10000.0
+    lam, shift = float(TRAIN["lambda"]), int(TRAIN.get("augment_shift", 0))
 
     def step():  # the body of hyperman.training's loop (no logging, no checkpoints)
         z = model.sample_latents(B, "uniform", generator).to(device)
         index = torch.randint(len(y), (B, N), generator=generator).to(device)
         theta = model(z)
-        logits = target.forward(theta, x[index], method)
+        with autocast(TRAIN.get("precision", "auto"), device):
+            logits = target.forward(theta, random_shift(x[index], shift, generator), method)
         ce = F.cross_entropy(logits.reshape(-1, target.num_classes), y[index].reshape(-1))
         entropy = kl_entropy(gauge_fix(target, theta), TRAIN["latent_dim"], "l1")
         loss = lam * ce - entropy
@@ -165,7 +179,7 @@ def bench_training(target: Target, x: torch.Tensor, y: torch.Tensor, device: tor
 # ------------------------------------------------------------------------------------------- (c)
 def bench_sampling(target: Target, device: torch.device, num_nets: int, chunk: int) -> dict:
     torch.manual_seed(0)
-    model = HyperNetwork(target, TRAIN["latent_dim"]).to(device).eval()  # random init: same cost as trained
+    model = HyperNetwork(target, TRAIN["latent_dim"], norm=TRAIN.get("norm", "batch")).to(device).eval()  # random init: same cost as trained
     latents = model.sample_latents(num_nets, "uniform", torch.Generator().manual_seed(2))
     for _ in generate(model, latents[:chunk], chunk, gauge=True, device=device):  # warm-up
         pass
@@ -242,11 +256,11 @@ def bench_conventional(target: Target, x: torch.Tensor, y: torch.Tensor, device:
     theta = torch.nn.Parameter(target.init(1, generator)[0].to(device))
     optimizer = torch.optim.Adam([theta], lr=3e-3)
     x, y = x.to(device), y.to(device)
-    batch = 128
+    batch, method = 128, resolve_forward("auto", device)
 
     def step():  # hyperman.baseline's inner loop
         index = torch.randint(len(y), (batch,), generator=generator).to(device)
-        loss = F.cross_entropy(target.forward(theta[None], x[index])[0], y[index])
+        loss = F.cross_entropy(target.forward(theta[None], x[index], method)[0], y[index])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
