@@ -11,9 +11,11 @@ CORES ?= all
 venv: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
+	@# -qq: the machine's pip configuration names find-links folders that do not all exist, and -q
+	@# still prints hundreds of harmless "Location ... is ignored" warnings; errors still show.
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
-	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --disable-pip-version-check -qq -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -qq --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 ## run: set up, then run the whole default study (real MNIST, CPU) with Snakemake
