@@ -156,9 +156,9 @@ def bench_training(target: Target, x: torch.Tensor, y: torch.Tensor, device: tor
         model.zero_grad(set_to_none=True)
         model(z).backward(grad)
 
-    def tgt():
+    def tgt(forward=method):
         theta = theta0.clone().requires_grad_(True)
-        logits = target.forward(theta, xb, method)
+        logits = target.forward(theta, xb, forward)
         F.cross_entropy(logits.reshape(-1, target.num_classes), yb.reshape(-1)).backward()
 
     def gauge():
@@ -168,10 +168,12 @@ def bench_training(target: Target, x: torch.Tensor, y: torch.Tensor, device: tor
     t_hyper = timeit(hyper, device, min_time / 2)
     t_target = timeit(tgt, device, min_time / 2)
     t_gauge = timeit(gauge, device, min_time / 2)
+    # the layout choice of resolve_forward("auto") on the CPU, measured against plain NCHW
+    t_nchw = timeit(lambda: tgt("loop"), device, min_time / 2) if method == "channels_last" else None
     flops = 3 * target.flops_per_image() * B * N
     return {"method": method, "seconds_per_step": t_step, "steps_per_s": 1 / t_step,
             "image_nets_per_s": B * N / t_step, "gflops": flops / t_step / 1e9,
-            "target_only_gflops": flops / t_target / 1e9,
+            "target_only_gflops": flops / t_target / 1e9, "target_nchw_loop_s": t_nchw,
             "split_s": {"hypernetwork_fwd_bwd": t_hyper, "target_fwd_bwd": t_target, "gauge_entropy": t_gauge,
                         "rest_adam_indexing": max(t_step - t_hyper - t_target - t_gauge, 0.0)}}
 
@@ -292,6 +294,9 @@ def table(r: dict) -> str:
         ("  ├ target fwd+bwd", f"{1e3 * split['target_fwd_bwd']:.1f} ms",
          f"{share['target_fwd_bwd']:.0f}% of step; {tr['target_only_gflops']:.2f} GFLOP/s = {pct(tr['target_only_gflops'])}",
          f"forward '{tr['method']}': {small}"),
+        *([("  │ (same, NCHW loop)", f"{1e3 * tr['target_nchw_loop_s']:.1f} ms",
+             f"{tr['target_nchw_loop_s'] / split['target_fwd_bwd']:.2f}× the channels-last time",
+             "what channels_last replaced on the CPU")] if tr.get("target_nchw_loop_s") else []),
         ("  ├ gauge fixing + entropy", f"{1e3 * split['gauge_entropy']:.1f} ms", f"{share['gauge_entropy']:.0f}% of step",
          "memory-bound elementwise ops + 16×16 cdist"),
         ("  └ rest (Adam, indexing)", f"{1e3 * split['rest_adam_indexing']:.1f} ms",

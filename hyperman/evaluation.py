@@ -113,14 +113,13 @@ class Forward:
     def probs(self, theta: torch.Tensor, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """Softmax probabilities (P, N, classes) as float32 on the CPU, computed chunk by chunk."""
         P, N = theta.shape[0], x.shape[0]
-        cuda = self.device.type == "cuda"
         if out is None:  # pinned on CUDA: the device → host copies below run asynchronously
-            out = torch.empty(P, N, self.target.num_classes, dtype=torch.float32, pin_memory=cuda)
-        theta = to_device(theta, self.device)
-        x = x.pin_memory() if cuda and x.device.type == "cpu" else x
+            out = torch.empty(P, N, self.target.num_classes, dtype=torch.float32,
+                              pin_memory=self.device.type == "cuda")
+        theta, x = to_device(theta, self.device), to_device(x, self.device)  # once, not per chunk
         for p in range(0, P, self.nets):
             for i in range(0, N, self.images):
-                chunk = self.logits(theta[p:p + self.nets], x[i:i + self.images].to(self.device, non_blocking=True))
+                chunk = self.logits(theta[p:p + self.nets], x[i:i + self.images])
                 out[p:p + self.nets, i:i + self.images].copy_(chunk.float().softmax(-1), non_blocking=True)
         synchronize(self.device)  # the last asynchronous copies must land before anyone reads `out`
         return out

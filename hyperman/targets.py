@@ -201,8 +201,8 @@ FORWARD_METHODS = ("auto", "grouped", "loop", "channels_last")
 
 def resolve_forward(name: str, device: torch.device | str) -> str:
     """`auto`: grouped convolutions on a GPU; on the CPU a loop over the nets in NHWC layout, which
-    oneDNN runs about 2x faster than NCHW for these small convolutions, backward included (its
-    NCHW max-pool alone took a fifth of a training step)."""
+    oneDNN runs 1.5-2x faster than NCHW for these small convolutions, backward included (its
+    NCHW max-pool alone took a fifth of a training step; benchmarks/run.py times both)."""
     if name not in FORWARD_METHODS:
         raise ValueError(f"unknown forward method {name!r}; use one of {', '.join(FORWARD_METHODS)}")
     if name == "auto":

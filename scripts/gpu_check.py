@@ -69,15 +69,15 @@ def _summary(run: Path) -> dict:
     """train_summary.json, or for a run cut short the last checkpointed step's figures from its log."""
     if (run / "train_summary.json").exists():
         return json.loads((run / "train_summary.json").read_text())
-    payload = torch_load_step(run / "hypernet.pt")
+    step = _checkpoint_step(run / "hypernet.pt")
     records = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines() if line.strip()]
-    records = [r for r in records if r["step"] <= payload]
+    records = [r for r in records if r["step"] <= step]
     validated = [r for r in records if "val_acc_mean" in r]
     return {"steps": records[-1]["step"], "train_seconds": records[-1]["elapsed_s"], "forward": "?", "cut_short": True,
             **{k: v for k, v in (validated[-1] if validated else {}).items() if k.startswith("val_")}}
 
 
-def torch_load_step(path: Path) -> int:
+def _checkpoint_step(path: Path) -> int:
     from hyperman import checkpoint
 
     return checkpoint.load(path, kind="hypernetwork")["step"]

@@ -13,6 +13,14 @@ def str2bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def pixels(text: str) -> int:
+    """A shift in pixels: an integer >= 0 (0 = no augmentation)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels >= 0 (0 = off), got {value}")
+    return value
+
+
 def optional_limit(text: str) -> int | None:
     """A count where 0 (or 'none') means "no limit", so params.yaml never needs a null."""
     if text.lower() in ("none", "null", ""):

@@ -16,9 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import optional_limit, str2bool
+from .common import optional_limit, pixels, str2bool
 from ..checkpoint import CheckpointError
 from ..data import DataError
+from ..device import PRECISIONS
 from ..targets import FORWARD_METHODS
 from ..hypernetwork import NORMS
 from ..training import TrainConfig, TrainingError, train
@@ -54,9 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=D.seed, help="random seed")
     parser.add_argument("--forward", default=D.forward, choices=list(FORWARD_METHODS),
                         help="batched target forward (auto: channels_last loop on CPU, grouped on GPU)")
-    parser.add_argument("--augment-shift", type=int, default=D.augment_shift, metavar="PIXELS",
+    parser.add_argument("--augment-shift", type=pixels, default=D.augment_shift, metavar="PIXELS",
                         help="translate every training image by a random offset of up to PIXELS (0: off)")
-    parser.add_argument("--precision", default=D.precision, choices=["auto", "fp32", "bf16"],
+    parser.add_argument("--precision", default=D.precision, choices=list(PRECISIONS),
                         help="the target forward's precision (auto: bf16 on a GPU, fp32 on the CPU); "
                              "G, gauge fixing and entropy always run in fp32")
     parser.add_argument("--ema", type=float, default=D.ema, metavar="DECAY",

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import optional_limit
+from .common import optional_limit, pixels
 from ..baseline import BaselineConfig, train_baseline
 from ..checkpoint import CheckpointError
 from ..data import DataError
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=D.batch_size, help="images per step")
     parser.add_argument("--lr", type=float, default=D.lr, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--seed", type=int, default=D.seed, help="seed of init and data order")
-    parser.add_argument("--augment-shift", type=int, default=D.augment_shift, metavar="PIXELS",
+    parser.add_argument("--augment-shift", type=pixels, default=D.augment_shift, metavar="PIXELS",
                         help="translate every training image by a random offset of up to PIXELS (0: off)")
     parser.add_argument("--limit-train", type=optional_limit, default=None, help="use only the first N training images (0: all)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train")
@@ -35,10 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.augment_shift < 0:
-        print(f"hyperman train-baseline: error: --augment-shift {args.augment_shift} is negative; give a number "
-              "of pixels >= 0", file=sys.stderr)
-        return 2
     config = BaselineConfig(args.target, args.epochs, args.batch_size, args.lr, args.seed, args.limit_train,
                             args.augment_shift)
     try:
