@@ -30,5 +30,5 @@ clean-results:
 	rm -rf results .snakemake
 
 ## dvc.yaml: regenerate the DVC stages from workflow/pipeline.py (after changing sweep lists or stages)
-dvc.yaml: workflow/pipeline.py params.yaml | $(STAMP)
+dvc.yaml: workflow/pipeline.py params.yaml $(wildcard hyperman/*.py hyperman/*/*.py) | $(STAMP)
 	$(BIN)/python workflow/pipeline.py dvc-yaml > dvc.yaml.tmp && mv dvc.yaml.tmp dvc.yaml

@@ -23,10 +23,12 @@ from typing import Any
 
 import torch
 
+from .errors import HypermanError
+
 FORMAT = "hyperman-checkpoint-v1"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(HypermanError):
     """A checkpoint is missing, corrupt or of the wrong kind; the message says which and what to do."""
 
 

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from .errors import EXIT_CODE, HypermanError
+
 # subcommand → (module, one-line help). Modules are imported lazily so that
 # `hyperman prepare` does not pay for what `hyperman report` needs.
 STAGES = {
@@ -29,10 +31,18 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
     """Show every flag's default in --help, and keep paragraph breaks in descriptions."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that stage's module is imported (and given its flags).
+
+    Why: a stage's command should import only the code it runs, so that the
+    workflow's code dependencies (computed from imports in workflow/pipeline.py)
+    are exactly the files that can change its results."""
     parser = argparse.ArgumentParser(prog="hyperman", description=__doc__, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
     for name, (module_name, help_text) in STAGES.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
         stage = sub.add_parser(name, help=help_text, description=module.__doc__, formatter_class=HelpFormatter)
         module.add_arguments(stage)
@@ -41,9 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one stage. An expected failure (HypermanError) is one line on stderr and exit code 2;
+    anything else is a bug and keeps its traceback."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    only = argv[0] if argv and argv[0] in STAGES else None
+    args = build_parser(only).parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except HypermanError as error:
+        print(f"hyperman {args.stage}: error: {error}", file=sys.stderr)
+        return EXIT_CODE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

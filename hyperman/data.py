@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import pickle
 import shutil
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import replace_dir_atomically, sha256_file
+from .errors import HypermanError
 
 IDX_FILES = (
     "train-images-idx3-ubyte",
@@ -65,7 +67,7 @@ CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches
 MANIFEST = "manifest.json"
 
 
-class DataError(RuntimeError):
+class DataError(HypermanError):
     """A dataset could not be prepared or read; the message says why and what to do."""
 
 
@@ -299,8 +301,12 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, "rb") as handle:
-        batch = _NumpyOnlyUnpickler(handle, encoding="bytes").load()
+    return _cifar_from_bytes(Path(path).read_bytes(), path)
+
+
+def _cifar_from_bytes(raw: bytes, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 batch from its bytes (`path` only names it in errors)."""
+    batch = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
     data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
     labels = np.asarray(batch[b"labels"], dtype=np.int64)
     if len(data) != len(labels):
@@ -355,24 +361,52 @@ def load_manifest(root: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def _verified_bytes(root: Path, relative: str, manifest: dict) -> bytes:
+    """The bytes of a prepared file, refused unless their sha256 is the manifest's.
+
+    Why on every load: a flipped byte in a prepared file would otherwise be
+    trained and evaluated on silently; hashing MNIST's four files costs ~0.2 s."""
+    path = root / relative
+    name = Path(relative).name
+    expected = manifest.get("sha256", {}).get(name)
+    if expected is None:
+        raise DataError(f"{root / MANIFEST} lists no sha256 for {name}; prepare the dataset again with "
+                        f"`hyperman prepare --dataset {manifest.get('dataset', 'NAME')} --out {root}`")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error}; prepare the dataset again with "
+                        f"`hyperman prepare --dataset {manifest['dataset']} --out {root}` or `dvc checkout`") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise HashMismatch(f"{path} is corrupt: its sha256 is {actual}, the manifest says {expected}. Restore it "
+                           f"with `hyperman prepare --dataset {manifest['dataset']} --out {root}` (after deleting "
+                           f"{root}) or `dvc checkout {root}`")
+    return data
+
+
 def load_dataset(root: Path, limit_train: int | None = None, limit_test: int | None = None) -> Dataset:
     """Load a prepared dataset as float arrays, split by the manifest's validation indices.
 
-    `limit_*` keep the first N images of a split (tiny CI configurations)."""
+    Every file is checked against the manifest's sha256 first (`HashMismatch`
+    names the file and how to restore it). `limit_*` keep the first N images
+    of a split (tiny CI configurations)."""
     root = Path(root)
     manifest = load_manifest(root)
     name = manifest["dataset"]
     if name == "cifar10":
-        folder = root / "cifar-10-batches-py"
-        parts = [load_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
+        folder = "cifar-10-batches-py"
+        batches = {f: _verified_bytes(root, f"{folder}/{f}", manifest) for f in CIFAR_FILES}
+        parts = [_cifar_from_bytes(batches[f"data_batch_{i}"], root / folder / f"data_batch_{i}") for i in range(1, 6)]
         train_x, train_y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-        test_x, test_y = load_cifar_batch(folder / "test_batch")
+        test_x, test_y = _cifar_from_bytes(batches["test_batch"], root / folder / "test_batch")
     else:
-        raw = root / TORCHVISION_FOLDER[name] / "raw"
-        train_x = read_idx(raw / "train-images-idx3-ubyte")[:, None]
-        train_y = read_idx(raw / "train-labels-idx1-ubyte").astype(np.int64)
-        test_x = read_idx(raw / "t10k-images-idx3-ubyte")[:, None]
-        test_y = read_idx(raw / "t10k-labels-idx1-ubyte").astype(np.int64)
+        raw = f"{TORCHVISION_FOLDER[name]}/raw"
+        files = {f: read_idx_bytes(_verified_bytes(root, f"{raw}/{f}", manifest)) for f in IDX_FILES}
+        train_x = files["train-images-idx3-ubyte"][:, None]
+        train_y = files["train-labels-idx1-ubyte"].astype(np.int64)
+        test_x = files["t10k-images-idx3-ubyte"][:, None]
+        test_y = files["t10k-labels-idx1-ubyte"].astype(np.int64)
     is_val = np.zeros(len(train_y), dtype=bool)
     is_val[manifest["validation"]["indices"]] = True
     to_float = lambda a: (a.astype(np.float32) / 255.0)  # noqa: E731

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import torch
 
+from .errors import ConfigError, HypermanError
+
+DEVICES = ("auto", "cpu", "cuda")
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but no CUDA device is visible; use --device auto or cpu")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}; use auto, cpu or cuda")
+        raise HypermanError("--device cuda was asked for but no CUDA device is visible; use --device auto or cpu")
+    if name not in DEVICES:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda")
     return torch.device(name)
 
 
@@ -31,13 +35,13 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     fp32, so no loss scaling is needed) and fp32 elsewhere: CPU autocast
     gains nothing for these small convolutions."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        raise ConfigError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return None
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         if precision == "auto":
             return None
-        raise RuntimeError("--precision bf16 was asked for but this GPU has no bf16 support; use fp32 or auto")
+        raise HypermanError("--precision bf16 was asked for but this GPU has no bf16 support; use fp32 or auto")
     return torch.bfloat16
 
 

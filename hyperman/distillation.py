@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from . import checkpoint, metrics
 from .data import Dataset, load_dataset
+from .errors import HypermanError
 from .device import resolve_device, to_device
 from .files import sha256_file, write_json_atomic
 from .hypernetwork import HyperNetwork
@@ -50,7 +51,7 @@ ECE_BINS = 15
 EVAL_CHUNK = 1000
 
 
-class DistillError(RuntimeError):
+class DistillError(HypermanError):
     """Distillation cannot start or go on; the message says why and what to do."""
 
 

@@ -16,7 +16,10 @@ import math
 
 import torch
 
+from .errors import ConfigError
+
 EULER_GAMMA = 0.5772156649015329
+DISTANCES = ("l1", "l2")
 
 
 def log_unit_ball_volume(d: int, distance: str) -> float:
@@ -24,14 +27,14 @@ def log_unit_ball_volume(d: int, distance: str) -> float:
         return (d / 2) * math.log(math.pi) - math.lgamma(d / 2 + 1)
     if distance == "l1":
         return d * math.log(2.0) - math.lgamma(d + 1)
-    raise ValueError(f"unknown distance {distance!r}; use 'l1' or 'l2'")
+    raise ConfigError(f"unknown distance {distance!r}; use 'l1' or 'l2'")
 
 
 def nearest_neighbour_distances(x: torch.Tensor, distance: str = "l1") -> torch.Tensor:
     """Distance from every row of x (N, D) to its nearest other row."""
     p = {"l1": 1.0, "l2": 2.0}.get(distance)
     if p is None:
-        raise ValueError(f"unknown distance {distance!r}; use 'l1' or 'l2'")
+        raise ConfigError(f"unknown distance {distance!r}; use 'l1' or 'l2'")
     dist = torch.cdist(x, x, p=p)
     eye = torch.eye(x.shape[0], dtype=torch.bool, device=x.device)
     return dist.masked_fill(eye, float("inf")).min(dim=1).values

@@ -20,11 +20,13 @@ import torch
 from torch import nn
 
 from .targets import Target
+from .errors import ConfigError
 
 LEAK = 0.05
 
 
 NORMS = ("batch", "layer", "none")
+LATENT_DISTRIBUTIONS = ("uniform", "normal")
 
 
 def _mlp(sizes: list[int], norm: str) -> nn.Sequential:
@@ -37,7 +39,7 @@ def _mlp(sizes: list[int], norm: str) -> nn.Sequential:
     points worse than the rest. `layer` (LayerNorm) normalises every sample
     on its own, so G(z) is the same function in training and sampling."""
     if norm not in NORMS:
-        raise ValueError(f"unknown normalisation {norm!r}; use one of {', '.join(NORMS)}")
+        raise ConfigError(f"unknown normalisation {norm!r}; use one of {', '.join(NORMS)}")
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
@@ -122,7 +124,7 @@ def sample_latents(count: int, dim: int, distribution: str = "uniform",
     elif distribution == "normal":
         z = torch.randn(count, dim, generator=generator)
     else:
-        raise ValueError(f"unknown latent distribution {distribution!r}; use 'uniform' or 'normal'")
+        raise ConfigError(f"unknown latent distribution {distribution!r}; use 'uniform' or 'normal'")
     return z.to(device) if device is not None else z
 
 

@@ -12,10 +12,12 @@ from typing import Any
 
 import yaml
 
+from .errors import HypermanError
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "params.schema.yaml"
 
 
-class ParamsError(ValueError):
+class ParamsError(HypermanError, ValueError):
     """params.yaml breaks the schema; the message names the key and the allowed values."""
 
 
@@ -67,6 +69,9 @@ def load(path: Path) -> dict[str, Any]:
         params = yaml.safe_load(Path(path).read_text())
     except yaml.YAMLError as error:
         raise ParamsError(f"{path} is not valid YAML: {error}") from None
+    except OSError as error:
+        raise ParamsError(f"cannot read {path}: {error.strerror}; give the path of a params file "
+                          "(e.g. params.yaml or configs/tiny.yaml)") from None
     if not isinstance(params, dict):
         raise ParamsError(f"{path} must hold a mapping of sections (data, train, ...)")
     return validate(params)

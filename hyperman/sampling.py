@@ -22,6 +22,7 @@ from .files import sha256_file
 from .hypernetwork import HyperNetwork
 from .symmetry import gauge_fix
 from .training import load_hypernetwork
+from .errors import ConfigError
 
 
 @torch.no_grad()
@@ -47,9 +48,9 @@ def draw(checkpoint_path: Path, num_nets: int, seed: int, chunk: int = 256, devi
 
     Returns (payload for checkpoint.save, timing report)."""
     if num_nets < 1:
-        raise ValueError(f"--num-nets must be at least 1, got {num_nets}")
+        raise ConfigError(f"--num-nets must be at least 1, got {num_nets}")
     if chunk < 1:
-        raise ValueError(f"--chunk must be at least 1, got {chunk}")
+        raise ConfigError(f"--chunk must be at least 1, got {chunk}")
     checkpoint_path = Path(checkpoint_path)
     device = torch.device(device)
     model, config = load_hypernetwork(checkpoint_path, device)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -115,7 +117,7 @@ class Target:
             return self._forward_loop(theta, x, channels_last=method == "channels_last")
         if method == "grouped":
             return self._forward_grouped(theta, x)
-        raise ValueError(f"unknown forward method {method!r}; use 'loop', 'channels_last' or 'grouped'")
+        raise ConfigError(f"unknown forward method {method!r}; use 'loop', 'channels_last' or 'grouped'")
 
     def _forward_one(self, rows: list[torch.Tensor], x: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
         h = x.contiguous(memory_format=torch.channels_last) if channels_last else x
@@ -204,7 +206,7 @@ def resolve_forward(name: str, device: torch.device | str) -> str:
     oneDNN runs 1.5-2x faster than NCHW for these small convolutions, backward included (its
     NCHW max-pool alone took a fifth of a training step; benchmarks/run.py times both)."""
     if name not in FORWARD_METHODS:
-        raise ValueError(f"unknown forward method {name!r}; use one of {', '.join(FORWARD_METHODS)}")
+        raise ConfigError(f"unknown forward method {name!r}; use one of {', '.join(FORWARD_METHODS)}")
     if name == "auto":
         return "grouped" if torch.device(device).type == "cuda" else "channels_last"
     return name
@@ -214,4 +216,4 @@ def get_target(name: str) -> Target:
     try:
         return TARGETS[name]
     except KeyError:
-        raise ValueError(f"unknown target {name!r}; registered targets: {', '.join(TARGETS)}") from None
+        raise ConfigError(f"unknown target {name!r}; registered targets: {', '.join(TARGETS)}") from None

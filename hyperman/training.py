@@ -36,52 +36,67 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from . import checkpoint, distributed
 from .augment import random_shift
 from .data import load_dataset
-from .device import autocast, autocast_dtype, resolve_device, to_device
-from .entropy import kl_entropy
+from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
+from .entropy import DISTANCES, kl_entropy
+from .errors import ConfigError, HypermanError
 from .files import write_text_atomic
-from .hypernetwork import HyperNetwork
+from .hypernetwork import LATENT_DISTRIBUTIONS, NORMS, HyperNetwork
+from .settings import pixels, setting
 from .symmetry import gauge_fix
-from .targets import get_target, resolve_forward
+from .targets import FORWARD_METHODS, TARGETS, get_target, resolve_forward
 
 CHECKPOINT = "hypernet.pt"
 LOG = "train_log.jsonl"
 SUMMARY = "train_summary.json"
 
 
-class TrainingError(RuntimeError):
+class TrainingError(HypermanError):
     """Training cannot go on (non-finite loss, config mismatch on resume, ...)."""
+
+
+LAMBDA_SCHEDULES = ("constant", "linear", "exponential")
 
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on; stored in the checkpoint."""
+    """Everything a training run depends on; stored in the checkpoint, and the one description of
+    `hyperman train`'s flags (hyperman.settings). The defaults are the CPU default study
+    (params.yaml agrees, tested); the paper's settings are configs/paper.yaml."""
 
-    target: str = "mnist_cnn"
-    steps: int = 15000
-    nets_per_step: int = 32
-    images_per_net: int = 32
-    lam: float = 1000.0
-    lambda_schedule: str = "constant"
-    lambda_start: float = 1.0
-    lr: float = 3e-4
-    lr_decay: float = 0.99998
-    latent_dim: int = 300
-    latent_dist: str = "uniform"
-    distance: str = "l1"
-    diversity: bool = True
-    norm: str = "batch"
-    eval_every: int = 500
-    eval_nets: int = 20
-    checkpoint_every: int = 500
-    seed: int = 0
-    forward: str = "auto"
-    limit_train: int | None = None
-    augment_shift: int = 0
-    precision: str = "auto"
-    ema: float = 0.0  # decay of an exponential moving average of G's weights; 0 = off
+    target: str = setting("mnist_cnn", "target network", choices=TARGETS)
+    steps: int = setting(6000, "training steps")
+    nets_per_step: int = setting(16, "generated nets per step (B; paper: 32)")
+    images_per_net: int = setting(32, "each net's own mini-batch")
+    lam: float = setting(30000.0, "weight λ of the cross-entropy in λ·CE − Ĥ (paper: 1000)", key="lambda")
+    lambda_schedule: str = setting("constant", "λ constant, or moving from --lambda-start to --lambda over the run",
+                                   choices=LAMBDA_SCHEDULES)
+    lambda_start: float = setting(1.0, "λ at step 0 for a schedule")
+    lr: float = setting(0.01, "Adam learning rate (the generators' last layers use an equalised learning rate)")
+    lr_decay: float = setting(0.999233, "learning-rate multiplier per step (0.999233: 100x over 6,000 steps)")
+    latent_dim: int = setting(300, "dim(z); also the entropy's d")
+    latent_dist: str = setting("uniform", "z ~ U[-1,1]^d or N(0,I)", choices=LATENT_DISTRIBUTIONS)
+    distance: str = setting("l1", "distance of the entropy estimator", choices=DISTANCES)
+    diversity: bool = setting(True, "false: no entropy term (the λ→∞ ablation)")
+    norm: str = setting("layer", "normalisation of G's hidden layers (batch: the paper's; layer: the same function "
+                        "when training and sampling)", choices=NORMS)
+    eval_every: int = setting(1000, "validate every N steps")
+    eval_nets: int = setting(20, "nets sampled for validation")
+    checkpoint_every: int = setting(250, "checkpoint every N steps")
+    seed: int = setting(0, "random seed")
+    forward: str = setting("auto", "batched target forward (auto: channels_last loop on CPU, grouped on GPU)",
+                           choices=FORWARD_METHODS, param=False)
+    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False)
+    augment_shift: int = setting(2, "translate every training image by a random offset of up to PIXELS (0: off)",
+                                 arg_type=pixels, metavar="PIXELS")
+    precision: str = setting("auto", "the target forward's precision (auto: bf16 on a GPU, fp32 on the CPU); G, "
+                             "gauge fixing and entropy always run in fp32", choices=PRECISIONS)
+    ema: float = setting(0.0, "keep an exponential moving average of G's weights with this decay per step and use it "
+                         "for validation and the checkpoint (0: off; 0.998 averages ~500 steps)", metavar="DECAY")
+    device: str = setting("auto", "where to train; under torchrun each process takes cuda:LOCAL_RANK (nccl) or the "
+                          "CPU (gloo)", choices=DEVICES)
 
     # Keys that may change between a run and its resumption.
-    RESUMABLE_CHANGES = ("steps", "eval_every", "checkpoint_every", "eval_nets")
+    RESUMABLE_CHANGES = ("steps", "eval_every", "checkpoint_every", "eval_nets", "device")
 
     def lambda_at(self, step: int) -> float:
         """λ for this step: constant, or moving from lambda_start to lam over the run."""
@@ -92,7 +107,7 @@ class TrainConfig:
             return self.lambda_start + t * (self.lam - self.lambda_start)
         if self.lambda_schedule == "exponential":
             return self.lambda_start * (self.lam / self.lambda_start) ** t
-        raise ValueError(f"unknown lambda schedule {self.lambda_schedule!r}")
+        raise ConfigError(f"unknown lambda schedule {self.lambda_schedule!r}")
 
 
 def _upgrade(config: dict) -> dict:
@@ -217,10 +232,11 @@ def _shared_step(ctx: distributed.Context, model: HyperNetwork, theta: torch.Ten
     return loss, ce, entropy, backward
 
 
-def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str = "auto", resume: bool = False,
+def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | None = None, resume: bool = False,
           log=None) -> dict:
     """Train (or resume) a hypernetwork; returns the summary also written to out/train_summary.json."""
     out = Path(out)
+    device_name = device_name or config.device
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     if config.augment_shift < 0:  # before the lock: a refused run leaves nothing behind
         raise TrainingError(f"--augment-shift {config.augment_shift} is negative; give a number of pixels >= 0")

@@ -71,7 +71,7 @@ def test_a_corrupted_file_is_rejected_and_nothing_is_written(real_data, tmp_path
     assert f"folder {source}" in message  # names the sources it tried
     assert not out.exists() and not list(tmp_path.glob(".out*"))
     # the CLI: non-zero exit, the hash message, still nothing written
-    assert cli.main(["prepare", "--dataset", "mnist", "--from", str(source), "--out", str(out)]) == 1
+    assert cli.main(["prepare", "--dataset", "mnist", "--from", str(source), "--out", str(out)]) == 2
     assert "sha256 mismatch" in capsys.readouterr().err and not out.exists()
 
 
@@ -107,7 +107,7 @@ def test_cifar10_from_a_folder_in_the_official_format(tmp_path):
 
 
 def test_cifar10_without_a_source_says_how_to_get_it(tmp_path, capsys):
-    assert cli.main(["prepare", "--dataset", "cifar10", "--out", str(tmp_path / "c")]) == 1
+    assert cli.main(["prepare", "--dataset", "cifar10", "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
     assert "--from" in err and "--download" in err and not (tmp_path / "c").exists()
 

@@ -122,7 +122,7 @@ def test_a_corrupt_checkpoint_is_named_not_a_torch_traceback(tmp_path, damage):
     path.write_bytes(bytes(data))
 
     result = _run(tmp_path, "--resume", steps=4)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert str(path) in result.stderr and "corrupt" in result.stderr
     assert "Traceback" not in result.stderr
     assert path.read_bytes() == bytes(data)  # left for the user to inspect, not overwritten
@@ -139,7 +139,7 @@ def test_a_second_run_on_the_same_folder_is_refused(tmp_path):
         first.kill()
         first.wait()
         first.stderr.close()
-    assert second.returncode == 1
+    assert second.returncode == 2
     assert "another hyperman run is writing to" in second.stderr and str(tmp_path) in second.stderr
     assert "Traceback" not in second.stderr
     # the second run wrote nothing: the first run's log only grew by its own lines

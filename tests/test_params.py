@@ -51,6 +51,6 @@ def test_check_params_cli_exits_non_zero(params, tmp_path, capsys):
     params["train"]["lambda"] = -3
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    assert cli.main(["check-params", str(path)]) == 1
+    assert cli.main(["check-params", str(path)]) == 2
     assert "train.lambda: bad value -3" in capsys.readouterr().err
     assert cli.main(["check-params", str(ROOT / "params.yaml")]) == 0

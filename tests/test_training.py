@@ -63,7 +63,7 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
     code = cli.main(["train", "--data", str(MNIST), "--out", str(tmp_path), "--steps", "6", "--nets-per-step", "4",
                      "--images-per-net", "8", "--eval-every", "100", "--checkpoint-every", "2", "--latent-dim", "8",
                      "--limit-train", "300", "--device", "cpu"])
-    assert code == 1
+    assert code == 2
     assert "loss became nan at step 3" in capsys.readouterr().err
     assert checkpoint.load(tmp_path / "hypernet.pt", kind="hypernetwork")["step"] == 2
     assert not (tmp_path / "train_summary.json").exists()

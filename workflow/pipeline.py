@@ -20,6 +20,8 @@ only train.lambda / train.diversity and train.seed.
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
 import shlex
 import sys
@@ -30,21 +32,69 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from hyperman import settings  # noqa: E402
+from hyperman.training import TrainConfig  # noqa: E402
 
-# The package files each stage runs: a change to one reruns the stage.
-_COMMON = ["hyperman/cli.py", "hyperman/stages/common.py", "hyperman/data.py", "hyperman/checkpoint.py",
-           "hyperman/device.py", "hyperman/targets.py"]
-_MODEL = ["hyperman/hypernetwork.py", "hyperman/symmetry.py", "hyperman/entropy.py", "hyperman/training.py"]
-CODE = {
-    "prepare": ["hyperman/cli.py", "hyperman/data.py", "hyperman/stages/prepare.py"],
-    "train": _COMMON + _MODEL + ["hyperman/stages/train.py"],
-    "train_baseline": _COMMON + ["hyperman/baseline.py", "hyperman/stages/train_baseline.py"],
-    "sample": _COMMON + _MODEL + ["hyperman/sampling.py", "hyperman/stages/sample.py"],
-    "evaluate": _COMMON + _MODEL + ["hyperman/sampling.py", "hyperman/metrics.py", "hyperman/evaluation.py",
-                                    "hyperman/baseline.py", "hyperman/stages/evaluate.py"],
-    "distill": _COMMON + _MODEL + ["hyperman/metrics.py", "hyperman/distillation.py", "hyperman/stages/distill.py"],
-    "report": _COMMON + _MODEL + ["hyperman/sampling.py", "hyperman/report.py", "hyperman/stages/report.py"],
-}
+PACKAGE = "hyperman"
+
+
+def _module_file(module: str) -> Path | None:
+    """hyperman.x.y → hyperman/x/y.py or hyperman/x/y/__init__.py (None when it is not ours)."""
+    if module != PACKAGE and not module.startswith(PACKAGE + "."):
+        return None
+    base = ROOT.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(path: Path) -> set[str]:
+    """Every hyperman module `path` imports, at the top or inside a function (lazy imports count too)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    if path.name != "__init__.py":
+        package = package.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)  # `from . import x` names modules
+    return {m for m in found if _module_file(m) is not None}
+
+
+def _parents(module: str) -> list[str]:
+    """Importing hyperman.a.b runs hyperman/__init__.py and hyperman/a/__init__.py first."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+@functools.cache
+def code_closure(module: str) -> tuple[str, ...]:
+    """The package files (repo-relative, sorted) that `module` runs: its import closure, computed.
+
+    Why computed: a hand-written list drifts from the imports (it once missed
+    augment.py, so editing the augmentation reran nothing). tests/test_workflow.py
+    checks this against the modules Python really loads."""
+    seen, todo = set(), [module, *_parents(module)]
+    while todo:
+        name = todo.pop()
+        if name in seen or _module_file(name) is None:
+            continue
+        seen.add(name)
+        todo += [*_imports(_module_file(name)), *_parents(name)]
+    return tuple(sorted(str(_module_file(m).relative_to(ROOT)) for m in seen))
+
+
+def stage_code(kind: str) -> list[str]:
+    """The code inputs of a stage kind: `hyperman <stage>`'s entry point and the stage module's closure."""
+    files = set(code_closure(f"{PACKAGE}.cli")) | set(code_closure(f"{PACKAGE}.stages.{kind}"))
+    return sorted(files)
 
 
 @dataclass
@@ -84,14 +134,6 @@ def _flags(config: dict, section: str, mapping: list[tuple[str, str]]) -> tuple[
     return argv, keys
 
 
-TRAIN_FLAGS = [("target", "--target"), ("steps", "--steps"), ("nets_per_step", "--nets-per-step"),
-               ("images_per_net", "--images-per-net"), ("lambda", "--lambda"),
-               ("lambda_schedule", "--lambda-schedule"), ("lambda_start", "--lambda-start"), ("lr", "--lr"),
-               ("lr_decay", "--lr-decay"), ("latent_dim", "--latent-dim"), ("latent_dist", "--latent-dist"),
-               ("distance", "--distance"), ("diversity", "--diversity"), ("norm", "--norm"),
-               ("eval_every", "--eval-every"), ("eval_nets", "--eval-nets"),
-               ("checkpoint_every", "--checkpoint-every"), ("seed", "--seed"), ("augment_shift", "--augment-shift"),
-               ("ema", "--ema"), ("precision", "--precision"), ("device", "--device")]
 BASELINE_FLAGS = [("epochs", "--epochs"), ("batch_size", "--batch-size"), ("lr", "--lr"),
                   ("augment_shift", "--augment-shift"), ("device", "--device")]
 SAMPLE_FLAGS = [("num_nets", "--num-nets"), ("seed", "--seed"), ("chunk", "--chunk")]
@@ -158,16 +200,15 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
         argv = ["hyperman", "prepare", "--dataset", dataset, "--out", data_dir(dataset),
                 "--val-size", str(data_cfg.get("val_size", 5000)), "--seed", str(data_cfg.get("split_seed", 0))]
         return Stage(f"prepare_{dataset.replace('-', '_')}", "prepare", argv, {},
-                     {"data": data_dir(dataset) + "/"}, ["data.val_size", "data.split_seed"], CODE["prepare"])
+                     {"data": data_dir(dataset) + "/"}, ["data.val_size", "data.split_seed"], stage_code("prepare"))
 
     if kind == "train":
-        train_cfg = {**config["train"], **run_overrides(run)}
-        flags, keys = _flags({"train": train_cfg}, "train", TRAIN_FLAGS)
+        flags, keys = settings.to_argv(TrainConfig, {**config["train"], **run_overrides(run)}, "train")
         argv = ["hyperman", "train", "--data", data, "--out", f"{base}/hypernet"] + flags + limits_train
         if run != "main":
             keys = [k for k in keys if k not in ("train.lambda", "train.seed", "train.diversity")] + ["sweep"]
         return Stage("train" + _suffix(run), "train", argv, {"data": [data + "/"]},
-                     {"hypernet": f"{base}/hypernet/"}, keys + data_keys, CODE["train"], gpu=True)
+                     {"hypernet": f"{base}/hypernet/"}, keys + data_keys, stage_code("train"), gpu=True)
 
     if kind == "train_baseline":
         flags, keys = _flags(config, "baseline", BASELINE_FLAGS)
@@ -175,7 +216,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
         argv = ["hyperman", "train-baseline", "--data", data, "--out", out, "--seed", str(seed),
                 "--target", config["train"].get("target", "mnist_cnn")] + flags + limits_train
         return Stage(f"train_baseline_seed{seed}", "train_baseline", argv, {"data": [data + "/"]},
-                     {"baseline": out + "/"}, keys + ["train.target"] + data_keys, CODE["train_baseline"],
+                     {"baseline": out + "/"}, keys + ["train.target"] + data_keys, stage_code("train_baseline"),
                      gpu=True)
 
     if kind == "sample":
@@ -184,7 +225,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                 f"{base}/samples.pt", "--device", config["train"].get("device", "auto")] + flags
         return Stage("sample" + _suffix(run), "sample", argv, {"hypernet": [f"{base}/hypernet/"]},
                      {"samples": f"{base}/samples.pt", "throughput": f"{base}/samples.json"},
-                     keys + ["train.device"], CODE["sample"], gpu=True)
+                     keys + ["train.device"], stage_code("sample"), gpu=True)
 
     if kind == "evaluate":
         flags, keys = _flags(config, "evaluate", EVALUATE_FLAGS)
@@ -197,7 +238,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                      {"hypernet": [f"{base}/hypernet/"], "samples": [f"{base}/samples.pt"],
                       "baselines": [d + "/" for d in baseline_dirs], "data": [data + "/", ood + "/"]},
                      {"metrics": f"{out}/metrics.json", **{t.split(".")[0]: f"{out}/{t}" for t in tables}},
-                     keys + ["data.limit_test"], CODE["evaluate"],
+                     keys + ["data.limit_test"], stage_code("evaluate"),
                      metrics=[f"{out}/metrics.json"], plots=[f"{out}/ensemble_curve.csv", f"{out}/paths.csv"],
                      gpu=True)
 
@@ -209,7 +250,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
         return Stage("distill" + _suffix(run), "distill", argv,
                      {"hypernet": [f"{base}/hypernet/"], "data": [data + "/", ood + "/"]},
                      {"student": f"{out}/student.pt", "metrics": f"{out}/distill_metrics.json"},
-                     keys + data_keys + ["data.limit_test"], CODE["distill"],
+                     keys + data_keys + ["data.limit_test"], stage_code("distill"),
                      metrics=[f"{out}/distill_metrics.json"], gpu=True)
 
     if kind == "report":
@@ -224,7 +265,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
             argv += ["--sweep", *[f"results/{r}/evaluate" for r in sweep]]
             inputs["sweep"] = [f"results/{r}/{path}" for r in sweep for path in ("evaluate/metrics.json", "hypernet/")]
         return Stage("report" + _suffix(run), "report", argv, inputs, {"report": f"{base}/report/"},
-                     [], CODE["report"])
+                     [], stage_code("report"))
 
     raise ValueError(f"unknown stage kind {kind!r}")
 
@@ -242,7 +283,6 @@ def all_stages(config: dict) -> list[Stage]:
 
 
 def load_params(path: Path = ROOT / "params.yaml") -> dict:
-    sys.path.insert(0, str(ROOT))
     from hyperman.params import load
 
     return load(path)
@@ -275,19 +315,17 @@ def main(argv: list[str]) -> int:
     if len(argv) >= 1 and argv[0] == "dvc-yaml":
         sys.stdout.write(HEADER + yaml.safe_dump(dvc_yaml(load_params()), sort_keys=False, width=120))
         return 0
-    if len(argv) == 2 and argv[0] == "run":
-        config = load_params()
-        by_name = {s.name: s for s in all_stages(config)}
+    if len(argv) == 2 and argv[0] in ("run", "show"):
+        by_name = {s.name: s for s in all_stages(load_params())}
         if argv[1] not in by_name:
             print(f"unknown stage {argv[1]!r}; stages: {', '.join(by_name)}", file=sys.stderr)
             return 2
         command = by_name[argv[1]].argv
+        if argv[0] == "show":
+            print(shlex.join(command))
+            return 0
         print("+ " + shlex.join(command), file=sys.stderr, flush=True)
         os.execvp(command[0], command)
-    if len(argv) == 2 and argv[0] == "show":
-        config = load_params()
-        print({s.name: s for s in all_stages(config)}[argv[1]].shell())
-        return 0
     print("usage: pipeline.py dvc-yaml | run STAGE | show STAGE", file=sys.stderr)
     return 2
 

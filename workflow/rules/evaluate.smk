@@ -2,7 +2,7 @@ rule sample:
     """Draw N nets from the hypernetwork (stored as latents + the checkpoint's hash)."""
     input:
         unpack(inputs_of("sample")),
-        code=pipeline.CODE["sample"],
+        code=pipeline.stage_code("sample"),
     output:
         samples="results/{run}/samples.pt",
         throughput="results/{run}/samples.json",
@@ -23,7 +23,7 @@ rule evaluate:
     """Ensembles, baselines, diversity, symmetry control, paths, OOD and FGSM on the test set."""
     input:
         unpack(inputs_of("evaluate")),
-        code=pipeline.CODE["evaluate"],
+        code=pipeline.stage_code("evaluate"),
     output:
         metrics="results/{run}/evaluate/metrics.json",
         ensemble_curve=report("results/{run}/evaluate/ensemble_curve.csv", category="Tables"),
@@ -49,7 +49,7 @@ rule distill:
     """Distil the hypernetwork ensemble into one target-sized student."""
     input:
         unpack(inputs_of("distill")),
-        code=pipeline.CODE["distill"],
+        code=pipeline.stage_code("distill"),
     output:
         student="results/{run}/distill/student.pt",
         metrics="results/{run}/distill/distill_metrics.json",

@@ -2,7 +2,7 @@ rule report:
     """Figures and report.md from the evaluation, distillation and sweep metrics."""
     input:
         unpack(inputs_of("report")),
-        code=pipeline.CODE["report"],
+        code=pipeline.stage_code("report"),
     output:
         report(directory("results/{run}/report"), patterns=["{name}.png"], caption="../report/figures.rst",
                category="Figures"),

@@ -2,7 +2,7 @@ rule train:
     """Train the hypernetwork: loss = λ·CE − Ĥ on gauge-fixed generated weights."""
     input:
         unpack(inputs_of("train")),
-        code=pipeline.CODE["train"],
+        code=pipeline.stage_code("train"),
     output:
         directory("results/{run}/hypernet"),
     params:
@@ -22,7 +22,7 @@ rule train_baseline:
     """Train one target net conventionally; the seeds together are the deep ensemble."""
     input:
         unpack(inputs_of("train_baseline")),
-        code=pipeline.CODE["train_baseline"],
+        code=pipeline.stage_code("train_baseline"),
     output:
         directory("results/baselines/seed{seed}"),
     params:

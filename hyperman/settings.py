@@ -1,0 +1,171 @@
+"""One description per setting: a stage's config dataclass field says its name, type, default, help and choices.
+
+Why: a setting used to live in up to six places (params.yaml, the schema, the
+pipeline's flag table, the command line, argparse, the dataclass) with
+different defaults. Now the dataclass field is the only description:
+
+- `add_arguments` generates the stage's argparse flags from it,
+- `from_args` builds the config from the parsed flags,
+- `to_argv` turns a params.yaml section into the same flags for the workflow,
+- tests/test_settings.py checks params.yaml's values, the schema's keys and
+  enums against it.
+
+A field declared with `setting(...)` is a user setting; a plain field is
+internal state (never a flag). `key` is the name in params.yaml and on the
+command line when it must differ from the Python name (λ is `lam` in code,
+because `lambda` is a Python keyword, and `lambda` for users).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from typing import Any, Callable, Sequence
+
+_NONE_TYPE = type(None)
+
+
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, choices: Sequence[Any] | None = None,
+            key: str | None = None, arg_type: Callable[[str], Any] | None = None, metavar: str | None = None,
+            param: bool = True) -> Any:
+    """A config field that is also a CLI flag (and, with `param`, a params.yaml key).
+
+    A list default is copied per instance; no default makes the flag required."""
+    metadata = {"help": help, "choices": tuple(choices) if choices is not None else None, "key": key,
+                "arg_type": arg_type, "metavar": metavar, "param": param}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def str2bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def optional_count(text: str) -> int | None:
+    """A count where 0 (or 'none') means "no limit", so params.yaml never needs a null."""
+    if text.lower() in ("none", "null", ""):
+        return None
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a count >= 0 (0 = all), got {value}")
+    return None if value == 0 else value
+
+
+def pixels(text: str) -> int:
+    """A shift in pixels: an integer >= 0 (0 = no augmentation)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels >= 0 (0 = off), got {value}")
+    return value
+
+
+def settings_of(cls: type) -> list[dataclasses.Field]:
+    """The fields of `cls` declared with `setting(...)`, in declaration order."""
+    return [f for f in dataclasses.fields(cls) if "help" in f.metadata]
+
+
+def key_of(field: dataclasses.Field) -> str:
+    """The setting's name in params.yaml (and, with dashes, on the command line)."""
+    return field.metadata["key"] or field.name
+
+
+def flag_of(field: dataclasses.Field) -> str:
+    return "--" + key_of(field).replace("_", "-")
+
+
+def _kind(cls: type, field: dataclasses.Field) -> tuple[Any, bool, bool]:
+    """(element type, is_list, is_optional) from the field's annotation."""
+    hint = typing.get_type_hints(cls)[field.name]
+    optional = False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not _NONE_TYPE]
+        optional, hint = True, args[0]
+    if typing.get_origin(hint) is list:
+        return typing.get_args(hint)[0], True, optional
+    return hint, False, optional
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[str] = ()) -> None:
+    """One flag per setting of `cls`, with its type, default, choices and help."""
+    for field in settings_of(cls):
+        if field.name in exclude:
+            continue
+        element, is_list, optional = _kind(cls, field)
+        meta = field.metadata
+        arg_type = meta["arg_type"]
+        if arg_type is None:
+            arg_type = {bool: str2bool, int: optional_count if optional else int}.get(element, element)
+        kwargs: dict[str, Any] = {"dest": field.name, "type": arg_type, "help": meta["help"]}
+        if element is bool:
+            kwargs["metavar"] = "BOOL"
+        if meta["metavar"]:
+            kwargs["metavar"] = meta["metavar"]
+        elif meta["choices"] is None and element is not bool:
+            kwargs["metavar"] = key_of(field).upper()
+        if meta["choices"] is not None:
+            kwargs["choices"] = list(meta["choices"])
+        if is_list:
+            kwargs["nargs"] = "+"
+        if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            kwargs["required"] = True
+        else:
+            kwargs["default"] = field.default_factory() if field.default is dataclasses.MISSING else field.default
+        parser.add_argument(flag_of(field), **kwargs)
+
+
+def from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
+    """The config `cls` from parsed flags (settings not on the parser keep their defaults)."""
+    values = {f.name: getattr(args, f.name) for f in settings_of(cls) if hasattr(args, f.name)}
+    return cls(**{**values, **overrides})
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def to_argv(cls: type, section: dict[str, Any], name: str) -> tuple[list[str], list[str]]:
+    """(flags, params keys) for the params.yaml section `name` of stage config `cls`.
+
+    Every key of the section must be a params setting of `cls`; a stray key is
+    a bug in the pipeline (the schema has already refused unknown user keys)."""
+    by_key = {key_of(f): f for f in settings_of(cls) if f.metadata["param"]}
+    stray = sorted(set(section) - set(by_key))
+    if stray:
+        raise KeyError(f"params keys {', '.join(f'{name}.{k}' for k in stray)} are no settings of "
+                       f"{cls.__name__}; its settings: {', '.join(by_key)}")
+    argv, keys = [], []
+    for key in (k for k in by_key if k in section):  # declaration order: the command does not depend on YAML order
+        value = section[key]
+        flag = flag_of(by_key[key])
+        argv += [flag, *map(_text, value)] if isinstance(value, list) else [flag, _text(value)]
+        keys.append(f"{name}.{key}")
+    return argv, keys
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """{params key: default} of the params settings of `cls` (what params.yaml must agree with)."""
+    out = {}
+    for field in settings_of(cls):
+        if field.metadata["param"] and field.default_factory is not dataclasses.MISSING:
+            out[key_of(field)] = field.default_factory()
+        elif field.metadata["param"] and field.default is not dataclasses.MISSING:
+            out[key_of(field)] = field.default
+    return out
+
+
+def path_setting(help: str, *, required: bool = True) -> Any:
+    """A file or folder given on the command line (never a params.yaml key: the workflow names paths)."""
+    return setting(dataclasses.MISSING if required else None, help, param=False)
+
+
+__all__ = ["setting", "path_setting", "add_arguments", "from_args", "to_argv", "defaults", "settings_of", "key_of",
+           "flag_of", "str2bool", "optional_count", "pixels"]
