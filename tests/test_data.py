@@ -1,15 +1,20 @@
 """`hyperman prepare` on the real datasets: counts, labels, hashes, atomicity, torchvision layout."""
 
+import ast
 import json
 import pickle
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torchvision
 
 from hyperman import cli
-from hyperman.data import OFFICIAL_SHA256, DataError, load_dataset, prepare, read_idx, sha256_file
+from hyperman.data import OFFICIAL_SHA256, DataError, HashMismatch, load_dataset, prepare, read_idx, sha256_file
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST = ROOT / "data" / "mnist"
 
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
@@ -119,3 +124,47 @@ def test_cifar10_pickle_that_runs_code_is_refused(tmp_path):
     with pytest.raises(Exception, match="refusing to load"):
         prepare("cifar10", tmp_path / "out", source_dir=folder, val_size=10, log=lambda m: None)
     assert not (tmp_path / "out").exists()
+
+
+def _corrupt_copy(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the prepared MNIST with one byte of the training images flipped."""
+    copy = tmp_path / "mnist"
+    shutil.copytree(MNIST, copy)
+    victim = copy / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    return copy, victim
+
+
+def test_a_flipped_byte_in_prepared_data_is_refused_on_load(tmp_path):
+    copy, victim = _corrupt_copy(tmp_path)
+    with pytest.raises(HashMismatch) as error:
+        load_dataset(copy)
+    message = str(error.value)
+    assert str(victim) in message and "hyperman prepare" in message and "dvc checkout" in message
+    load_dataset(MNIST)  # the intact original still loads
+
+
+@pytest.mark.parametrize("stage", [["train", "--steps", "2"], ["train-baseline", "--epochs", "1"]])
+def test_stages_that_load_data_refuse_a_corrupt_file(tmp_path, capsys, stage):
+    copy, victim = _corrupt_copy(tmp_path)
+    out = tmp_path / "out"
+    code = cli.main([*stage, "--data", str(copy), "--out", str(out), "--device", "cpu"])
+    assert code == 2
+    assert "is corrupt" in capsys.readouterr().err
+    assert not (out / "hypernet.pt").exists() and not (out / "baseline.pt").exists()
+
+
+def test_only_load_dataset_reads_prepared_files():
+    """Every stage reads data through load_dataset (which verifies), never the raw files themselves."""
+    readers = []
+    for path in (ROOT / "hyperman").rglob("*.py"):
+        if path.name == "data.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                    "read_idx", "load_cifar_batch", "read_idx_bytes"):
+                readers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not readers, f"raw data read outside hyperman/data.py: {readers}"

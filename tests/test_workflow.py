@@ -130,6 +130,30 @@ def test_bad_params_stop_snakemake_with_the_key(tmp_path):
     assert "train.steps: bad value -5" in result.stdout + result.stderr
 
 
+CLI_NAME = {"train_baseline": "train-baseline"}
+
+
+@pytest.mark.parametrize("kind", ["prepare", "train", "train_baseline", "sample", "evaluate", "distill", "report"])
+def test_every_module_a_stage_loads_is_one_of_its_code_inputs(kind):
+    """The computed dependencies against what Python really imports for `hyperman <stage>`."""
+    probe = ("import json, sys\nfrom hyperman import cli\n"
+             f"cli.build_parser({CLI_NAME.get(kind, kind)!r})\n"
+             "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() "
+             "if n.split('.')[0] == 'hyperman' and getattr(m, '__file__', None))))")
+    loaded = json.loads(run([sys.executable, "-c", probe], ROOT).stdout)
+    loaded = {str(Path(f).resolve().relative_to(ROOT)) for f in loaded}
+    code = set(pipeline.stage_code(kind))
+    assert loaded <= code, f"{kind} imports {sorted(loaded - code)} but they are not among its inputs"
+    assert f"hyperman/stages/{kind}.py" in code
+
+
+def test_a_stage_does_not_depend_on_code_it_never_runs():
+    """Precision of the derived inputs: editing the report or the data preparation reruns no training."""
+    assert not [f for f in pipeline.stage_code("train") if f.startswith(("hyperman/report", "hyperman/evaluation"))]
+    assert not {"hyperman/training.py", "hyperman/hypernetwork.py"} & set(pipeline.stage_code("prepare"))
+    assert "hyperman/augment.py" in set(pipeline.stage_code("train")) & set(pipeline.stage_code("train_baseline"))
+
+
 # ---------------------------------------------------------------------------------------- slow, real runs
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -152,6 +176,14 @@ def test_snakemake_runs_the_tiny_chain_and_a_sweep_and_a_second_run_does_nothing
         assert (repo / f"logs/benchmarks/main/{rule}.tsv").is_file()
     again = run([str(BIN / "snakemake"), "--cores", "2"], repo)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # editing a module reruns exactly the stages that import it (and what depends on their outputs)
+    with open(repo / "hyperman/augment.py", "a") as handle:
+        handle.write("# an edit\n")
+    planned = run([str(BIN / "snakemake"), "-n", "--cores", "1"], repo).stdout
+    reasons = dict(re.findall(r"^rule (\w+):\n(?:.*\n)*?    reason: (.*)$", planned, flags=re.M))
+    assert "hyperman/augment.py" in reasons["train"] and "hyperman/augment.py" in reasons["train_baseline"]
+    assert "prepare" not in reasons
+    run([str(BIN / "snakemake"), "--touch", "--cores", "1"], repo)
     run([str(BIN / "snakemake"), "--report", "report.html", "--cores", "1"], repo)  # self-contained HTML
     html = (repo / "report.html").read_text(errors="replace")
     assert "ensemble_accuracy.png" in html and len(html) > 100_000
@@ -181,6 +213,15 @@ def test_dvc_repro_reruns_what_a_change_touches_and_push_pull_restore(tmp_path):
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     assert _ran(run([str(BIN / "dvc"), "repro"], repo).stdout) == {"train", "sample", "evaluate", "distill",
                                                                   "report"}
+
+    # a code change: `dvc status` names the stages whose code it is, and only those and their descendants
+    original = (repo / "hyperman/augment.py").read_text()
+    (repo / "hyperman/augment.py").write_text(original + "# an edit\n")
+    status = json.loads(run([str(BIN / "dvc"), "status", "--json"], repo).stdout)
+    changed = {name for name, entries in status.items()
+               if any("hyperman/augment.py" in (e.get("changed deps") or {}) for e in entries if isinstance(e, dict))}
+    assert {"train", "train_baseline_seed0"} <= changed and not any(n.startswith("prepare") for n in changed)
+    (repo / "hyperman/augment.py").write_text(original)
 
     # the default local remote: push, lose cache and outputs, pull restores the checkpoint byte for byte
     checkpoint = repo / "results/main/hypernet/hypernet.pt"

@@ -13,8 +13,6 @@ from pathlib import Path
 
 from .common import optional_limit, pixels
 from ..baseline import BaselineConfig, train_baseline
-from ..checkpoint import CheckpointError
-from ..data import DataError
 
 D = BaselineConfig()
 
@@ -37,11 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = BaselineConfig(args.target, args.epochs, args.batch_size, args.lr, args.seed, args.limit_train,
                             args.augment_shift)
-    try:
-        summary = train_baseline(config, args.data, args.out, args.device, args.resume)
-    except (CheckpointError, DataError, ValueError, RuntimeError) as error:
-        print(f"hyperman train-baseline: error: {error}", file=sys.stderr)
-        return 1
+    summary = train_baseline(config, args.data, args.out, args.device, args.resume)
     print(f"baseline seed {args.seed}: val acc {summary['val_acc']:.4f} in {summary['train_seconds']:.0f} s",
           file=sys.stderr)
     return 0
