@@ -48,7 +48,7 @@ def flags(steps: int | None) -> int:
     train = dict(params["train"], device="cuda")
     if steps is not None:
         train["steps"] = min(int(train["steps"]), steps)
-    argv, _ = pipeline._flags({"train": train}, "train", pipeline.TRAIN_FLAGS)
+    argv, _ = pipeline.settings.to_argv(pipeline.TrainConfig, train, "train")
     argv += ["--limit-train", str(params.get("data", {}).get("limit_train", 0))]
     print(shlex.join(argv))
     return 0

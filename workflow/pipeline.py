@@ -315,6 +315,17 @@ def main(argv: list[str]) -> int:
     if len(argv) >= 1 and argv[0] == "dvc-yaml":
         sys.stdout.write(HEADER + yaml.safe_dump(dvc_yaml(load_params()), sort_keys=False, width=120))
         return 0
+    if argv[:1] == ["list"] and len(argv) <= 2:
+        # every stage in order, "NAME<TAB>COMMAND" (scripts/gpu_study.sh runs them without Snakemake)
+        path = Path(argv[1]) if len(argv) == 2 else ROOT / "params.yaml"
+        try:
+            config = load_params(path)
+        except ImportError as error:  # a bare GPU machine without jsonschema: plan anyway, say so
+            print(f"pipeline.py: {path} not validated ({error})", file=sys.stderr)
+            config = yaml.safe_load(path.read_text())
+        for s in all_stages(config):
+            print(f"{s.name}\t{s.shell()}")
+        return 0
     if len(argv) == 2 and argv[0] in ("run", "show"):
         by_name = {s.name: s for s in all_stages(load_params())}
         if argv[1] not in by_name:
@@ -326,7 +337,7 @@ def main(argv: list[str]) -> int:
             return 0
         print("+ " + shlex.join(command), file=sys.stderr, flush=True)
         os.execvp(command[0], command)
-    print("usage: pipeline.py dvc-yaml | run STAGE | show STAGE", file=sys.stderr)
+    print("usage: pipeline.py dvc-yaml | run STAGE | show STAGE | list [PARAMS]", file=sys.stderr)
     return 2
 
 
