@@ -8,11 +8,11 @@ weight generator emits and what per-unit gauge fixing works on, so neither has
 to shuffle memory.
 
 Three batched forwards, none of which builds an ``nn.Module`` per net:
-``loop`` (one functional call per net; fastest here on the CPU for training),
-``channels_last`` (the same loop in NHWC memory format, which oneDNN runs
-about 3x faster for inference on the CPU: the choice for evaluation) and
-``grouped`` (all nets in one grouped convolution; the choice on a GPU, where
-launch overhead dominates). benchmarks/run.py measures them.
+``loop`` (one functional call per net), ``channels_last`` (the same loop in
+NHWC memory format, which oneDNN runs 1.5-2x faster on the CPU, backward
+included: the CPU's choice for training and evaluation) and ``grouped`` (all
+nets in one grouped convolution; the choice on a GPU, where launch overhead
+dominates). benchmarks/run.py measures them.
 """
 
 from __future__ import annotations
