@@ -34,7 +34,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, metrics
+from . import checkpoint, metrics, outputs
 from .data import Dataset, load_dataset
 from .device import resolve_device, to_device
 from .files import sha256_file, write_json_atomic
@@ -44,7 +44,7 @@ from .targets import Target, get_target, resolve_forward
 from .training import TrainConfig, load_hypernetwork
 
 CHECKPOINT = "student.pt"
-METRICS = "distill_metrics.json"
+METRICS = outputs.DISTILL_METRICS
 TEACHERS = ("fixed", "fresh")
 STUDENT_INITS = ("member", "random")
 
@@ -119,7 +119,8 @@ def teacher_thetas(model: HyperNetwork, latents: torch.Tensor) -> torch.Tensor:
 
 def ensemble_probs(target: Target, thetas: torch.Tensor, x: torch.Tensor, temperature: float = 1.0,
                    method: str = "auto") -> torch.Tensor:
-    """The ensemble's mean predictive distribution (N, classes) on θ's device: mean over nets of softmax(logits / T)."""
+    """The ensemble's mean predictive distribution (N, classes) on θ's device: mean over nets of
+    softmax(logits / T)."""
     return Forward(target, method, thetas.device).mean_probs(thetas, x, temperature)
 
 

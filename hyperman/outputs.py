@@ -29,6 +29,7 @@ TEXT_COLUMNS = ("method", "kind", "model", "split")  # every other column holds 
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
 REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES)  # older evaluations lack them; the report skips their figures
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
+DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
 
 # rows of ensemble_curve.csv
 CURVE_METHODS = ("hypernet_mean_prob", "hypernet_majority_vote", "deep_ensemble_mean_prob",

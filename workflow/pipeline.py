@@ -30,20 +30,30 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's hyperman, even where another one is installed
+from hyperman import outputs  # noqa: E402  (torch-free: the names of the evaluation's outputs)
+
+
+def _package(folder: str) -> list[str]:
+    """Every module of a package folder, e.g. hyperman/evaluation (sorted, relative to the repository)."""
+    return sorted(str(p.relative_to(ROOT)) for p in (ROOT / folder).rglob("*.py"))
+
 
 # The package files each stage runs: a change to one reruns the stage.
 _COMMON = ["hyperman/cli.py", "hyperman/stages/common.py", "hyperman/data.py", "hyperman/checkpoint.py",
            "hyperman/device.py", "hyperman/targets.py"]
-_MODEL = ["hyperman/hypernetwork.py", "hyperman/symmetry.py", "hyperman/entropy.py", "hyperman/training.py"]
+_FORWARD = ["hyperman/forward.py", "hyperman/metrics.py"]
+_MODEL = ["hyperman/hypernetwork.py", "hyperman/symmetry.py", "hyperman/entropy.py", "hyperman/training.py"] + _FORWARD
 CODE = {
     "prepare": ["hyperman/cli.py", "hyperman/data.py", "hyperman/stages/prepare.py"],
     "train": _COMMON + _MODEL + ["hyperman/stages/train.py"],
-    "train_baseline": _COMMON + ["hyperman/baseline.py", "hyperman/stages/train_baseline.py"],
+    "train_baseline": _COMMON + _FORWARD + ["hyperman/baseline.py", "hyperman/stages/train_baseline.py"],
     "sample": _COMMON + _MODEL + ["hyperman/sampling.py", "hyperman/stages/sample.py"],
-    "evaluate": _COMMON + _MODEL + ["hyperman/sampling.py", "hyperman/metrics.py", "hyperman/evaluation.py",
+    "evaluate": _COMMON + _MODEL + ["hyperman/sampling.py", "hyperman/outputs.py", *_package("hyperman/evaluation"),
                                     "hyperman/baseline.py", "hyperman/stages/evaluate.py"],
-    "distill": _COMMON + _MODEL + ["hyperman/metrics.py", "hyperman/distillation.py", "hyperman/stages/distill.py"],
-    "report": _COMMON + _MODEL + ["hyperman/sampling.py", "hyperman/report.py", "hyperman/stages/report.py"],
+    "distill": _COMMON + _MODEL + ["hyperman/outputs.py", "hyperman/distillation.py", "hyperman/stages/distill.py"],
+    "report": _COMMON + _MODEL + ["hyperman/sampling.py", "hyperman/outputs.py", *_package("hyperman/report"),
+                                  "hyperman/stages/report.py"],
 }
 
 
@@ -99,8 +109,7 @@ EVALUATE_FLAGS = [("ensemble_sizes", "--sizes"), ("draws", "--draws"), ("path_pa
                   ("path_points", "--path-points"), ("path_images", "--path-images"),
                   ("adversarial_eps", "--adversarial-eps"), ("adversarial_images", "--adversarial-images"),
                   ("symmetry_copies", "--symmetry-copies"), ("seed", "--seed"), ("device", "--device")]
-EVALUATE_TABLES = ["ensemble_curve.csv", "paths.csv", "adversarial.csv", "member_accuracy.csv", "reliability.csv",
-                   "ood_scores.csv"]
+EVALUATE_TABLES = list(outputs.TABLES)  # every table: the pipeline always gives --ood-data
 DISTILL_FLAGS = [("teacher", "--teacher"), ("teacher_nets", "--teacher-nets"), ("epochs", "--epochs"),
                  ("batch_size", "--batch-size"), ("lr", "--lr"), ("temperature", "--temperature"),
                  ("hard_label_weight", "--hard-label-weight"), ("student_init", "--student-init"), ("seed", "--seed"),
@@ -192,13 +201,13 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
         argv = (["hyperman", "evaluate", "--checkpoint", f"{base}/hypernet/hypernet.pt", "--samples",
                  f"{base}/samples.pt", "--baselines", *[f"{d}/baseline.pt" for d in baseline_dirs],
                  "--data", data, "--ood-data", ood, "--out", out] + flags + limits_test)
-        tables = EVALUATE_TABLES
         return Stage("evaluate" + _suffix(run), "evaluate", argv,
                      {"hypernet": [f"{base}/hypernet/"], "samples": [f"{base}/samples.pt"],
                       "baselines": [d + "/" for d in baseline_dirs], "data": [data + "/", ood + "/"]},
-                     {"metrics": f"{out}/metrics.json", **{t.split(".")[0]: f"{out}/{t}" for t in tables}},
+                     outputs.evaluation_files(out, EVALUATE_TABLES),
                      keys + ["data.limit_test"], CODE["evaluate"],
-                     metrics=[f"{out}/metrics.json"], plots=[f"{out}/ensemble_curve.csv", f"{out}/paths.csv"],
+                     metrics=[f"{out}/{outputs.METRICS}"],
+                     plots=[f"{out}/{outputs.ENSEMBLE_CURVE}", f"{out}/{outputs.PATHS}"],
                      gpu=True)
 
     if kind == "distill":
@@ -208,21 +217,22 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                  "--ood-data", ood, "--out", out] + flags + limits_train + limits_test)
         return Stage("distill" + _suffix(run), "distill", argv,
                      {"hypernet": [f"{base}/hypernet/"], "data": [data + "/", ood + "/"]},
-                     {"student": f"{out}/student.pt", "metrics": f"{out}/distill_metrics.json"},
+                     {"student": f"{out}/student.pt", "metrics": f"{out}/{outputs.DISTILL_METRICS}"},
                      keys + data_keys + ["data.limit_test"], CODE["distill"],
-                     metrics=[f"{out}/distill_metrics.json"], gpu=True)
+                     metrics=[f"{out}/{outputs.DISTILL_METRICS}"], gpu=True)
 
     if kind == "report":
         sweep = sweep_runs(config)
         argv = ["hyperman", "report", "--evaluate", f"{base}/evaluate", "--distill", f"{base}/distill",
                 "--checkpoint", f"{base}/hypernet/hypernet.pt", "--samples", f"{base}/samples.pt",
                 "--out", f"{base}/report"]
-        inputs = {"evaluation": [f"{base}/evaluate/metrics.json"] + [f"{base}/evaluate/{t}" for t in EVALUATE_TABLES],
-                  "distill": [f"{base}/distill/distill_metrics.json"], "samples": [f"{base}/samples.pt"],
+        inputs = {"evaluation": list(outputs.evaluation_files(f"{base}/evaluate", EVALUATE_TABLES).values()),
+                  "distill": [f"{base}/distill/{outputs.DISTILL_METRICS}"], "samples": [f"{base}/samples.pt"],
                   "hypernet": [f"{base}/hypernet/"]}
         if sweep:
             argv += ["--sweep", *[f"results/{r}/evaluate" for r in sweep]]
-            inputs["sweep"] = [f"results/{r}/{path}" for r in sweep for path in ("evaluate/metrics.json", "hypernet/")]
+            inputs["sweep"] = [f"results/{r}/{path}" for r in sweep
+                               for path in (f"evaluate/{outputs.METRICS}", "hypernet/")]
         return Stage("report" + _suffix(run), "report", argv, inputs, {"report": f"{base}/report/"},
                      [], CODE["report"])
 

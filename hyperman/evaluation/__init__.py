@@ -19,7 +19,7 @@ from .ood import ood_score_rows, ood_scores
 from .paths import direct_path, path_scores
 from .run import PARTS, evaluate
 
-__all__ = ["DEFAULT_EPS", "DEFAULT_SIZES", "DIVERSITY_NETS", "PARTS", "EvalConfig", "EvaluationError", "Forward", "OUTPUTS",
-           "_activation_elements", "diversity", "direct_path", "ensemble_curve", "ensemble_scores", "evaluate",
-           "fgsm_flip_rates", "load_inputs", "member_summary", "ood_score_rows", "ood_scores", "path_scores",
-           "reliability_rows", "symmetry_control"]
+__all__ = ["DEFAULT_EPS", "DEFAULT_SIZES", "DIVERSITY_NETS", "OUTPUTS", "PARTS", "EvalConfig", "EvaluationError",
+           "Forward", "_activation_elements", "diversity", "direct_path", "ensemble_curve", "ensemble_scores",
+           "evaluate", "fgsm_flip_rates", "load_inputs", "member_summary", "ood_score_rows", "ood_scores",
+           "path_scores", "reliability_rows", "symmetry_control"]
