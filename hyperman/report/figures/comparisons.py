@@ -10,6 +10,7 @@ import numpy as np
 from ..claims import model_rows
 from .style import COLORS
 
+
 def fig_lambda(plt, inputs: dict):
     runs = inputs["sweep"]
     finite = sorted({r["lambda"] for r in runs if math.isfinite(r["lambda"])})

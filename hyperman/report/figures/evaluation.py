@@ -9,6 +9,7 @@ from ... import metrics, outputs
 from ..inputs import curve, value
 from .style import COLORS, model_color, pretty
 
+
 def fig_ensemble_accuracy(plt, inputs: dict):
     t, m = inputs["tables"], inputs["metrics"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
