@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from hyperman.augment import random_shift  # noqa: E402
 from hyperman.device import autocast, synchronize  # noqa: E402
 from hyperman.entropy import kl_entropy  # noqa: E402
-from hyperman.evaluation import Forward  # noqa: E402
+from hyperman.forward import Forward  # noqa: E402
 from hyperman.hypernetwork import HyperNetwork  # noqa: E402
 from hyperman.sampling import generate  # noqa: E402
 from hyperman.symmetry import gauge_fix  # noqa: E402

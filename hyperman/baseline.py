@@ -22,6 +22,7 @@ from .data import load_dataset
 from .augment import random_shift
 from .device import resolve_device, to_device
 from .files import write_json_atomic
+from .forward import Forward
 from .targets import Target, get_target, resolve_forward
 
 CHECKPOINT = "baseline.pt"
@@ -50,12 +51,9 @@ def load_target_net(path: Path, device: torch.device | str = "cpu") -> tuple[Tar
     return target, theta, payload
 
 
-@torch.no_grad()
-def accuracy(target: Target, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, batch: int = 2000) -> float:
-    method = resolve_forward("auto", theta.device)
-    correct = sum((target.forward(theta[None], x[i:i + batch], method)[0].argmax(-1) == y[i:i + batch]).sum().item()
-                  for i in range(0, len(x), batch))
-    return correct / len(x)
+def accuracy(target: Target, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Accuracy of the one net θ (D,) on (x, y), through the shared chunked forward (hyperman.forward)."""
+    return float(Forward(target, "auto", theta.device).scores(theta.detach()[None], x, y)[0][0])
 
 
 def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_name: str = "auto",

@@ -34,21 +34,20 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, metrics
+from . import checkpoint, metrics, outputs
 from .data import Dataset, load_dataset
 from .errors import HypermanError
 from .device import resolve_device, to_device
 from .files import sha256_file, write_json_atomic
+from .forward import Forward
 from .hypernetwork import HyperNetwork
 from .targets import Target, get_target, resolve_forward
 from .training import TrainConfig, load_hypernetwork
 
 CHECKPOINT = "student.pt"
-METRICS = "distill_metrics.json"
+METRICS = outputs.DISTILL_METRICS
 TEACHERS = ("fixed", "fresh")
 STUDENT_INITS = ("member", "random")
-ECE_BINS = 15
-EVAL_CHUNK = 1000
 
 
 class DistillError(HypermanError):
@@ -119,19 +118,16 @@ def teacher_thetas(model: HyperNetwork, latents: torch.Tensor) -> torch.Tensor:
     return model(latents.to(next(model.parameters()).device))
 
 
-@torch.no_grad()
 def ensemble_probs(target: Target, thetas: torch.Tensor, x: torch.Tensor, temperature: float = 1.0,
-                   method: str = "loop", chunk: int = EVAL_CHUNK) -> torch.Tensor:
-    """The ensemble's mean predictive distribution (N, classes): mean over nets of softmax(logits / T)."""
-    return torch.cat([(target.forward(thetas, x[i:i + chunk], method) / temperature).softmax(-1).mean(0)
-                      for i in range(0, len(x), chunk)])
+                   method: str = "auto") -> torch.Tensor:
+    """The ensemble's mean predictive distribution (N, classes) on θ's device: mean over nets of
+    softmax(logits / T)."""
+    return Forward(target, method, thetas.device).mean_probs(thetas, x, temperature)
 
 
-@torch.no_grad()
-def student_probs(target: Target, theta: torch.Tensor, x: torch.Tensor, temperature: float = 1.0,
-                  chunk: int = EVAL_CHUNK) -> torch.Tensor:
-    return torch.cat([(student_logits(target, theta, x[i:i + chunk]) / temperature).softmax(-1)
-                      for i in range(0, len(x), chunk)])
+def student_probs(target: Target, theta: torch.Tensor, x: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """softmax(logits / T) (N, classes) of the one student net θ (D,), on θ's device."""
+    return ensemble_probs(target, theta.detach()[None], x, temperature)
 
 
 def kd_loss(logits: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, temperature: float,
@@ -153,12 +149,9 @@ def evaluate_probs(probs: torch.Tensor, labels: torch.Tensor, ood_probs: torch.T
     """accuracy, nll, ece and (with OOD probabilities) the AUROC of predictive entropy, in-dist 0 vs OOD 1."""
     probs, labels = probs.cpu(), labels.cpu()
     out = {"accuracy": float(metrics.accuracy(probs, labels)), "nll": float(metrics.nll(probs, labels)),
-           "ece": metrics.ece(probs, labels, ECE_BINS)}
+           "ece": metrics.ece(probs, labels)}
     if ood_probs is not None:
-        ood_probs = ood_probs.cpu()
-        scores = torch.cat([metrics.entropy(probs), metrics.entropy(ood_probs)])
-        is_ood = torch.cat([torch.zeros(len(probs)), torch.ones(len(ood_probs))])
-        out["ood_auroc_entropy"] = metrics.auroc(scores, is_ood)
+        out["ood_auroc_entropy"] = metrics.ood_auroc(metrics.entropy(probs), metrics.entropy(ood_probs.cpu()))
     return out
 
 
@@ -204,6 +197,7 @@ def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetw
                     target: Target, data: Dataset, ood: Dataset | None, out: Path, device: torch.device,
                     resume: bool, log, on_batch) -> dict:
     method = resolve_forward("auto", device)
+    teachers = Forward(target, method, device)
     train_x = to_device(torch.from_numpy(data.train_x), device)
     train_y = to_device(torch.from_numpy(data.train_y), device)
     n_train = len(train_y)
@@ -262,7 +256,7 @@ def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetw
     fixed_probs = None
     if fixed_latents is not None and start_epoch < config.epochs:
         # One pass of the M fixed nets over the training set serves every epoch.
-        fixed_probs = ensemble_probs(target, teacher_thetas(model, fixed_latents), train_x, T, method)
+        fixed_probs = teachers.mean_probs(teacher_thetas(model, fixed_latents), train_x, T)
     for epoch in range(start_epoch, config.epochs):
         order = torch.randperm(n_train, generator=generator)
         totals = torch.zeros(3)
@@ -273,7 +267,7 @@ def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetw
                 latents, teacher = fixed_latents, fixed_probs[index]
             else:
                 latents = model.sample_latents(config.teacher_nets, hyper_config.latent_dist, generator)
-                teacher = ensemble_probs(target, teacher_thetas(model, latents), x, T, method)
+                teacher = teachers.mean_probs(teacher_thetas(model, latents), x, T)
             lr = _lr_at(config, step, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -318,8 +312,9 @@ def evaluate(config: DistillConfig, model: HyperNetwork, hyper_config: TrainConf
         latents = model.sample_latents(config.teacher_nets, hyper_config.latent_dist,
                                        torch.Generator().manual_seed(config.seed + 1))
     thetas = teacher_thetas(model, latents)
-    student = evaluate_probs(student_probs(target, theta, test_x), test_y,
-                             student_probs(target, theta, ood_x) if ood_x is not None else None)
-    teacher = evaluate_probs(ensemble_probs(target, thetas, test_x, 1.0, method), test_y,
-                             ensemble_probs(target, thetas, ood_x, 1.0, method) if ood_x is not None else None)
+    forward, student_theta = Forward(target, method, device), theta.detach()[None]
+    student = evaluate_probs(forward.mean_probs(student_theta, test_x), test_y,
+                             forward.mean_probs(student_theta, ood_x) if ood_x is not None else None)
+    teacher = evaluate_probs(forward.mean_probs(thetas, test_x), test_y,
+                             forward.mean_probs(thetas, ood_x) if ood_x is not None else None)
     return {"distilled": student, "teacher": {"mode": config.teacher, "nets": config.teacher_nets, **teacher}}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 NLL_FLOOR = 1e-12  # a probability of exactly 0 (float32 underflow) counts as 1e-12: NLL ≤ 27.6 per image
+ECE_BINS = 15  # equal-width confidence bins of the ECE and of the reliability diagram
 
 
 def predictions(probs: torch.Tensor) -> torch.Tensor:
@@ -32,20 +33,14 @@ def nll(probs: torch.Tensor, labels: torch.Tensor, floor: float = NLL_FLOOR) -> 
     return -torch.log(p_true.clamp_min(floor)).mean(-1)
 
 
-def ece(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:
+def ece(probs: torch.Tensor, labels: torch.Tensor, bins: int = ECE_BINS) -> float:
     """Expected calibration error of one predictor (T, C), max-probability confidence.
 
     `bins` equal-width bins (lo, hi] on [0, 1]; ECE = Σ_b |B_b|/T · |acc(B_b) − conf(B_b)|
     (Guo et al. 2017; a confidence of exactly 0 cannot occur for a probability vector)."""
     if probs.dim() != 2:
         raise ValueError(f"ece expects (T, C) probabilities, got shape {tuple(probs.shape)}")
-    confidence, predicted = probs.double().max(-1)
-    correct = (predicted == labels).double()
-    # bin b holds confidences in (b/bins, (b+1)/bins]
-    index = (torch.ceil(confidence * bins) - 1).clamp(0, bins - 1).long()
-    conf_sum = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence)
-    correct_sum = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, correct)
-    return float((conf_sum - correct_sum).abs().sum() / len(labels))
+    return ece_from_bins(*calibration_bins(probs, labels, bins))
 
 
 def auroc(scores: torch.Tensor, is_positive: torch.Tensor) -> float:
@@ -142,3 +137,62 @@ def histogram(values: torch.Tensor, bins: int = 20) -> dict:
     counts = torch.histc(v, bins=bins, min=lo, max=hi)
     edges = torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
     return {"bin_edges": edges.tolist(), "counts": [int(c) for c in counts.tolist()]}
+
+
+# --------------------------------------------------------------------------- binned calibration, ROC, PCA
+# (the evaluation's reliability table, the report's figures and distillation read these; nobody re-implements them)
+def calibration_bins(probs: torch.Tensor, labels: torch.Tensor,
+                     bins: int = ECE_BINS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The bins of `ece` for one predictor (T, C): count, sum of confidences, sum of correct, float64 (bins,).
+
+    Bin b holds the max probabilities in (b/bins, (b+1)/bins]; a reliability
+    diagram plots sum/count of the last two per non-empty bin."""
+    confidence, predicted = probs.double().max(-1)
+    correct = (predicted == labels).double()
+    index = (torch.ceil(confidence * bins) - 1).clamp(0, bins - 1).long()
+    count = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, torch.ones_like(confidence))
+    conf_sum = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence)
+    correct_sum = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, correct)
+    return count, conf_sum, correct_sum
+
+
+def ece_from_bins(count: torch.Tensor, confidence_sum: torch.Tensor, correct_sum: torch.Tensor) -> float:
+    """ECE = Σ_b |correct_b − confidence_b| / Σ_b count_b from the per-bin sums of `calibration_bins`
+    (the report recomputes it from reliability.csv, whose rows hold count, mean confidence and accuracy)."""
+    return float((torch.as_tensor(confidence_sum, dtype=torch.float64)
+                  - torch.as_tensor(correct_sum, dtype=torch.float64)).abs().sum()
+                 / torch.as_tensor(count, dtype=torch.float64).sum())
+
+
+def ood_auroc(in_scores: torch.Tensor, ood_scores: torch.Tensor) -> float:
+    """AUROC of separating OOD (positive) from in-distribution examples by a score (higher = more OOD)."""
+    scores = torch.cat([in_scores.double().flatten(), ood_scores.double().flatten()])
+    is_ood = torch.cat([torch.zeros(in_scores.numel()), torch.ones(ood_scores.numel())])
+    return auroc(scores, is_ood)
+
+
+def roc_curve(scores: torch.Tensor, is_positive: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """False- and true-positive rates (float64), from (0, 0) over every distinct threshold, highest first.
+
+    The trapezoid area under it equals `auroc` (ties count one half)."""
+    scores, positive = scores.double().flatten(), is_positive.double().flatten()
+    order = torch.argsort(scores, descending=True, stable=True)
+    s, p = scores[order], positive[order]
+    last = torch.cat([torch.nonzero(s[1:] != s[:-1]).flatten(), torch.tensor([len(s) - 1])])  # one point per score
+    tp, fp = torch.cumsum(p, 0)[last], torch.cumsum(1 - p, 0)[last]
+    zero = torch.zeros(1, dtype=torch.float64)
+    return torch.cat([zero, fp / max(float(fp[-1]), 1.0)]), torch.cat([zero, tp / max(float(tp[-1]), 1.0)])
+
+
+def pca(x: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Projections (n, k) of the rows of x (n, d) on the first k principal components and each one's share
+    of the variance (k,), float64 by SVD; padded with zeros when x has fewer than k components."""
+    centred = x.double() - x.double().mean(0)
+    _, s, v = torch.linalg.svd(centred, full_matrices=False)
+    var = s ** 2
+    share = var / var.sum() if float(var.sum()) > 0 else torch.zeros_like(var)
+    proj = centred @ v[:k].T
+    if proj.shape[1] < k:
+        proj = torch.nn.functional.pad(proj, (0, k - proj.shape[1]))
+        share = torch.nn.functional.pad(share, (0, k))
+    return proj, share[:k]

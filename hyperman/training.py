@@ -33,13 +33,14 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, metrics
 from .augment import random_shift
 from .data import load_dataset
 from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
 from .entropy import DISTANCES, kl_entropy
 from .errors import ConfigError, HypermanError
 from .files import write_text_atomic
+from .forward import Forward
 from .hypernetwork import LATENT_DISTRIBUTIONS, NORMS, HyperNetwork
 from .settings import pixels, setting
 from .symmetry import gauge_fix
@@ -139,11 +140,9 @@ def validate(model: HyperNetwork, x: torch.Tensor, y: torch.Tensor, num_nets: in
     model.eval()
     z = model.sample_latents(num_nets, config.latent_dist, generator).to(x.device)
     theta = model(z)
-    with autocast(config.precision, x.device):
-        probs = torch.cat([model.target.forward(theta, x[i:i + 256], method).float().softmax(-1)
-                           for i in range(0, len(x), 256)], dim=1)
-    member_acc = (probs.argmax(-1) == y).float().mean(1)
-    ensemble_acc = (probs.mean(0).argmax(-1) == y).float().mean()
+    probs = Forward(model.target, method, x.device, precision=config.precision).probs(theta, x)
+    member_acc = metrics.accuracy(probs, y.cpu())
+    ensemble_acc = metrics.accuracy(probs.mean(0), y.cpu())
     entropy = kl_entropy(gauge_fix(model.target, theta), config.latent_dim, config.distance)
     model.train(was_training)
     return {"val_acc_mean": member_acc.mean().item(), "val_acc_min": member_acc.min().item(),

@@ -105,7 +105,7 @@ def report(out: Path, data: Path, nets: int = 100, limit_test: int | None = None
     import torch
 
     from hyperman.data import load_dataset
-    from hyperman.evaluation import Forward
+    from hyperman.forward import Forward
     from hyperman.sampling import generate
     from hyperman.training import load_hypernetwork
 

@@ -140,13 +140,13 @@ def test_cli_bad_input_exits_1_and_writes_nothing(hypernet, tmp_path, with_disti
         return cli.main(["distill", "--checkpoint", str(checkpoint_path), "--data", str(MNIST), "--out", str(out),
                          "--epochs", "1", "--limit-train", "50", "--device", "cpu"])
 
-    assert distill_cli(tmp_path / "missing.pt", tmp_path / "a") == 1
+    assert distill_cli(tmp_path / "missing.pt", tmp_path / "a") == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
 
     student = tmp_path / "student.pt"
     checkpoint.save(student, {"kind": "target", "target": "mnist_cnn", "theta": torch.zeros(3)})
-    assert distill_cli(student, tmp_path / "b") == 1
+    assert distill_cli(student, tmp_path / "b") == 2
     assert "expected 'hypernetwork'" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
 
@@ -155,12 +155,12 @@ def test_cli_bad_input_exits_1_and_writes_nothing(hypernet, tmp_path, with_disti
     cifar = tmp_path / "cifar_hypernet.pt"
     checkpoint.save(cifar, {"kind": "hypernetwork", "model": build_model(config).state_dict(),
                             "config": asdict(config)})
-    assert distill_cli(cifar, tmp_path / "c") == 1
+    assert distill_cli(cifar, tmp_path / "c") == 2
     assert "takes (3, 32, 32) images" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
 
     assert cli.main(["distill", "--checkpoint", str(hypernet), "--data", str(MNIST), "--out", str(tmp_path / "d"),
-                     "--hard-label-weight", "1.5", "--device", "cpu"]) == 1
+                     "--hard-label-weight", "1.5", "--device", "cpu"]) == 2
     assert "hard_label_weight" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
 

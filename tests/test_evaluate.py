@@ -6,7 +6,8 @@ import json
 import pytest
 import torch
 
-from hyperman import checkpoint, cli
+from hyperman import checkpoint, cli, outputs
+from hyperman.evaluation import PARTS
 from hyperman.sampling import regenerate_all
 from hyperman.targets import get_target
 from hyperman.training import TrainConfig, train
@@ -124,6 +125,12 @@ def test_evaluate_end_to_end(trained, tmp_path):
         adversarial = list(csv.DictReader(handle))
     assert {r["model"] for r in adversarial} >= {"hypernet_single", "hypernet_vote"}
     assert not list(out.glob("*.tmp"))
+    # every file hyperman.outputs names, with its columns, and one timing entry per part of the loop
+    assert sorted(p.name for p in out.iterdir() if p.name != ".lock") == sorted(outputs.FILES)
+    for name, header in outputs.TABLES.items():
+        with open(out / name) as handle:
+            assert next(csv.reader(handle)) == header, name
+    assert list(result["timing"]["parts_seconds"]) == [name for name, _ in PARTS]
 
 
 def test_evaluate_without_ood_data_says_so(trained, tmp_path):
@@ -131,6 +138,7 @@ def test_evaluate_without_ood_data_says_so(trained, tmp_path):
     assert cli.main(_evaluate_args(trained, out, "--forward", "grouped", ood=False)) == 0
     result = json.loads((out / "metrics.json").read_text())
     assert "skipped" in result["ood"]
+    assert not (out / outputs.OOD_SCORES).exists() and (out / outputs.RELIABILITY).is_file()
     assert result["timing"]["forward_method"] == "grouped"
 
 
@@ -138,7 +146,7 @@ def test_bad_checkpoint_path_fails_cleanly(trained, tmp_path, capsys):
     out = tmp_path / "eval"
     args = _evaluate_args(trained, out)
     args[args.index("--checkpoint") + 1] = str(tmp_path / "missing.pt")
-    assert cli.main(args) == 1
+    assert cli.main(args) == 2
     assert "hyperman evaluate: error:" in capsys.readouterr().err
     assert not (out / "metrics.json").exists()
 
@@ -151,7 +159,7 @@ def test_samples_from_another_checkpoint_are_refused(trained, tmp_path, capsys):
     out = tmp_path / "eval"
     args = _evaluate_args(trained, out)
     args[args.index("--checkpoint") + 1] = str(other)
-    assert cli.main(args) == 1
+    assert cli.main(args) == 2
     assert "different hypernetwork" in capsys.readouterr().err
     assert not (out / "metrics.json").exists()
 
@@ -163,8 +171,8 @@ def test_baseline_of_the_wrong_size_is_refused(trained, tmp_path, capsys):
     out = tmp_path / "eval"
     args = _evaluate_args(trained, out)
     args[args.index("--baselines") + 1] = str(bad)
-    assert cli.main(args) == 1
+    assert cli.main(args) == 2
     assert "1-D tensor of 20018 weights" in capsys.readouterr().err
     assert not (out / "metrics.json").exists()
-    assert cli.main(["sample", "--checkpoint", str(bad), "--out", str(tmp_path / "s.pt")]) == 1
+    assert cli.main(["sample", "--checkpoint", str(bad), "--out", str(tmp_path / "s.pt")]) == 2
     assert "expected 'hypernetwork'" in capsys.readouterr().err

@@ -103,3 +103,40 @@ def test_symmetry_control_is_exactly_zero_on_a_real_net():
         assert result["gain"] == 0.0
         assert result["copy_accuracy_min"] == result["copy_accuracy_max"] == result["net_accuracy"]
         assert result["max_abs_prob_diff"] < 1e-5
+
+
+# --------------------------------------------------------------------------- calibration bins, ROC, PCA
+def test_calibration_bins_rebuild_the_ece():
+    g = torch.Generator().manual_seed(2)
+    probs = torch.softmax(3 * torch.randn(400, 10, generator=g), -1)
+    labels = torch.randint(10, (400,), generator=g)
+    count, conf, correct = metrics.calibration_bins(probs, labels)
+    assert count.sum() == 400 and len(count) == metrics.ECE_BINS
+    assert metrics.ece_from_bins(count, conf, correct) == pytest.approx(metrics.ece(probs, labels), abs=1e-12)
+    # the hand case of test_ece_by_hand: bins (13/15, 14/15] holds 2 (one right), (11/15, 12/15] holds 1
+    hand = torch.tensor([[0.9, 0.1], [0.12, 0.88], [0.75, 0.25], [0.35, 0.65]])
+    count, conf, correct = metrics.calibration_bins(hand, torch.tensor([0, 0, 1, 1]))
+    assert count[13] == 2 and correct[13] == 1 and conf[13] == pytest.approx(1.78) and count[11] == 1
+
+
+def test_roc_curve_by_hand_and_its_area_is_the_auroc():
+    fpr, tpr = metrics.roc_curve(torch.tensor([0.1, 0.4, 0.35, 0.8]), torch.tensor([0, 0, 1, 1]))
+    assert fpr.tolist() == [0, 0, 0.5, 0.5, 1] and tpr.tolist() == [0, 0.5, 0.5, 1, 1]
+    g = torch.Generator().manual_seed(3)
+    scores = torch.randint(0, 20, (300,), generator=g).double()  # many ties
+    positive = torch.randint(0, 2, (300,), generator=g)
+    fpr, tpr = metrics.roc_curve(scores, positive)
+    area = float(((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1]) / 2).sum())
+    assert area == pytest.approx(metrics.auroc(scores, positive), abs=1e-12)
+    assert metrics.ood_auroc(scores[positive == 0], scores[positive == 1]) == pytest.approx(area, abs=1e-12)
+
+
+def test_pca_finds_the_direction_of_a_line():
+    t = torch.linspace(-2, 2, 9, dtype=torch.float64)
+    direction = torch.tensor([3.0, 4.0], dtype=torch.float64) / 5
+    proj, share = metrics.pca(t[:, None] * direction + torch.tensor([1.0, -1.0]))
+    assert share.tolist() == pytest.approx([1.0, 0.0], abs=1e-12)
+    assert proj[:, 0].abs().tolist() == pytest.approx(t.abs().tolist())  # the sign of a component is arbitrary
+    assert proj[:, 1].abs().max() < 1e-12
+    proj, share = metrics.pca(torch.ones(4, 1), k=2)  # fewer components than asked: zero-padded
+    assert proj.shape == (4, 2) and share.tolist() == [0.0, 0.0]

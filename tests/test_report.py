@@ -32,7 +32,7 @@ def run(tmp_path_factory, stages):
     """The real pipeline at tiny scale: 12 nets, 120 test images, a 1-epoch student on 100 images."""
     root = tmp_path_factory.mktemp("pipeline")
     train(TrainConfig(steps=20, nets_per_step=4, images_per_net=8, eval_every=10, eval_nets=4, limit_train=500,
-                      latent_dim=8), MNIST, root / "train", "cpu", log=lambda message: None)
+                      latent_dim=8, lam=1000.0), MNIST, root / "train", "cpu", log=lambda message: None)
     ckpt = root / "train" / "hypernet.pt"
     target = get_target("mnist_cnn")
     baselines = []
@@ -116,7 +116,7 @@ def test_missing_optional_inputs_skip_their_figures(run, tmp_path):
 
 def test_bad_required_input_exits_1_and_keeps_the_old_report(run, tmp_path, capsys):
     out = tmp_path / "report"
-    assert cli.main(["report", "--evaluate", str(tmp_path / "missing"), "--out", str(out)]) == 1
+    assert cli.main(["report", "--evaluate", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert "hyperman report: error:" in capsys.readouterr().err and not out.exists()
 
     broken = tmp_path / "broken"
@@ -124,16 +124,16 @@ def test_bad_required_input_exits_1_and_keeps_the_old_report(run, tmp_path, caps
     (broken / "paths.csv").write_text("kind,t\nlatent,0\n")
     out.mkdir()
     (out / "old.txt").write_text("previous report")
-    assert cli.main(["report", "--evaluate", str(broken), "--out", str(out)]) == 1
+    assert cli.main(["report", "--evaluate", str(broken), "--out", str(out)]) == 2
     assert "paths.csv has columns" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "report"]  # no temp folder left
 
     assert cli.main(["report", "--evaluate", str(run["eval"]), "--checkpoint", str(run["checkpoint"]),
-                     "--out", str(out)]) == 1
+                     "--out", str(out)]) == 2
     assert "both --checkpoint and --samples" in capsys.readouterr().err
     assert cli.main(["report", "--evaluate", str(run["eval"]), "--sweep", str(run["eval"]), "--sweep-labels",
-                     "lambda=10,seed=0", "lambda=1,seed=0", "--out", str(out)]) == 1
+                     "lambda=10,seed=0", "lambda=1,seed=0", "--out", str(out)]) == 2
     assert "2 labels for 1 --sweep" in capsys.readouterr().err
     assert (out / "old.txt").exists()
 

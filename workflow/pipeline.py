@@ -33,7 +33,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from hyperman import settings  # noqa: E402
+from hyperman import outputs, settings  # noqa: E402
 from hyperman.training import TrainConfig  # noqa: E402
 
 PACKAGE = "hyperman"
@@ -141,8 +141,7 @@ EVALUATE_FLAGS = [("ensemble_sizes", "--sizes"), ("draws", "--draws"), ("path_pa
                   ("path_points", "--path-points"), ("path_images", "--path-images"),
                   ("adversarial_eps", "--adversarial-eps"), ("adversarial_images", "--adversarial-images"),
                   ("symmetry_copies", "--symmetry-copies"), ("seed", "--seed"), ("device", "--device")]
-EVALUATE_TABLES = ["ensemble_curve.csv", "paths.csv", "adversarial.csv", "member_accuracy.csv", "reliability.csv",
-                   "ood_scores.csv"]
+EVALUATE_TABLES = list(outputs.TABLES)  # every table: the pipeline always gives --ood-data
 DISTILL_FLAGS = [("teacher", "--teacher"), ("teacher_nets", "--teacher-nets"), ("epochs", "--epochs"),
                  ("batch_size", "--batch-size"), ("lr", "--lr"), ("temperature", "--temperature"),
                  ("hard_label_weight", "--hard-label-weight"), ("student_init", "--student-init"), ("seed", "--seed"),
@@ -233,13 +232,13 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
         argv = (["hyperman", "evaluate", "--checkpoint", f"{base}/hypernet/hypernet.pt", "--samples",
                  f"{base}/samples.pt", "--baselines", *[f"{d}/baseline.pt" for d in baseline_dirs],
                  "--data", data, "--ood-data", ood, "--out", out] + flags + limits_test)
-        tables = EVALUATE_TABLES
         return Stage("evaluate" + _suffix(run), "evaluate", argv,
                      {"hypernet": [f"{base}/hypernet/"], "samples": [f"{base}/samples.pt"],
                       "baselines": [d + "/" for d in baseline_dirs], "data": [data + "/", ood + "/"]},
-                     {"metrics": f"{out}/metrics.json", **{t.split(".")[0]: f"{out}/{t}" for t in tables}},
+                     outputs.evaluation_files(out, EVALUATE_TABLES),
                      keys + ["data.limit_test"], stage_code("evaluate"),
-                     metrics=[f"{out}/metrics.json"], plots=[f"{out}/ensemble_curve.csv", f"{out}/paths.csv"],
+                     metrics=[f"{out}/{outputs.METRICS}"],
+                     plots=[f"{out}/{outputs.ENSEMBLE_CURVE}", f"{out}/{outputs.PATHS}"],
                      gpu=True)
 
     if kind == "distill":
@@ -249,21 +248,22 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                  "--ood-data", ood, "--out", out] + flags + limits_train + limits_test)
         return Stage("distill" + _suffix(run), "distill", argv,
                      {"hypernet": [f"{base}/hypernet/"], "data": [data + "/", ood + "/"]},
-                     {"student": f"{out}/student.pt", "metrics": f"{out}/distill_metrics.json"},
+                     {"student": f"{out}/student.pt", "metrics": f"{out}/{outputs.DISTILL_METRICS}"},
                      keys + data_keys + ["data.limit_test"], stage_code("distill"),
-                     metrics=[f"{out}/distill_metrics.json"], gpu=True)
+                     metrics=[f"{out}/{outputs.DISTILL_METRICS}"], gpu=True)
 
     if kind == "report":
         sweep = sweep_runs(config)
         argv = ["hyperman", "report", "--evaluate", f"{base}/evaluate", "--distill", f"{base}/distill",
                 "--checkpoint", f"{base}/hypernet/hypernet.pt", "--samples", f"{base}/samples.pt",
                 "--out", f"{base}/report"]
-        inputs = {"evaluation": [f"{base}/evaluate/metrics.json"] + [f"{base}/evaluate/{t}" for t in EVALUATE_TABLES],
-                  "distill": [f"{base}/distill/distill_metrics.json"], "samples": [f"{base}/samples.pt"],
+        inputs = {"evaluation": list(outputs.evaluation_files(f"{base}/evaluate", EVALUATE_TABLES).values()),
+                  "distill": [f"{base}/distill/{outputs.DISTILL_METRICS}"], "samples": [f"{base}/samples.pt"],
                   "hypernet": [f"{base}/hypernet/"]}
         if sweep:
             argv += ["--sweep", *[f"results/{r}/evaluate" for r in sweep]]
-            inputs["sweep"] = [f"results/{r}/{path}" for r in sweep for path in ("evaluate/metrics.json", "hypernet/")]
+            inputs["sweep"] = [f"results/{r}/{path}" for r in sweep
+                               for path in (f"evaluate/{outputs.METRICS}", "hypernet/")]
         return Stage("report" + _suffix(run), "report", argv, inputs, {"report": f"{base}/report/"},
                      [], stage_code("report"))
 

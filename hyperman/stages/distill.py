@@ -55,12 +55,8 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        metrics = distill(config_from_args(args), args.checkpoint, args.data, args.out, args.device, args.resume,
-                          args.ood_data, args.limit_test)
-    except (DistillError, CheckpointError, DataError, ValueError, RuntimeError) as error:
-        print(f"hyperman distill: error: {error}", file=sys.stderr)
-        return 1
+    metrics = distill(config_from_args(args), args.checkpoint, args.data, args.out, args.device, args.resume,
+                      args.ood_data, args.limit_test)
     student, teacher = metrics["distilled"], metrics["teacher"]
     print(f"student accuracy {student['accuracy']:.4f} (teacher of {teacher['nets']} {teacher['mode']} nets "
           f"{teacher['accuracy']:.4f}) in {student['train_seconds']:.0f} s", file=sys.stderr)

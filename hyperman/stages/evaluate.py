@@ -79,10 +79,6 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 
 def run(args: argparse.Namespace) -> int:
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    try:
-        evaluate(config_from_args(args), log)
-    except (EvaluationError, CheckpointError, DataError, ValueError, RuntimeError, OSError) as error:
-        print(f"hyperman evaluate: error: {error}", file=sys.stderr)
-        return 1
+    evaluate(config_from_args(args), log)
     log(f"wrote {args.out / 'metrics.json'}")
     return 0

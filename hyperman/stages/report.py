@@ -48,11 +48,7 @@ def config_from_args(args: argparse.Namespace) -> ReportConfig:
 
 def run(args: argparse.Namespace) -> int:
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    try:
-        result = build_report(config_from_args(args), log)
-    except (ReportError, CheckpointError, ValueError, OSError) as error:
-        print(f"hyperman report: error: {error}", file=sys.stderr)
-        return 1
+    result = build_report(config_from_args(args), log)
     log(f"wrote {result['report']} with {len(result['figures'])} figure files"
         + (f"; skipped {', '.join(result['skipped'])}" if result["skipped"] else ""))
     return 0

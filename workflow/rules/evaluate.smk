@@ -25,13 +25,10 @@ rule evaluate:
         unpack(inputs_of("evaluate")),
         code=pipeline.stage_code("evaluate"),
     output:
-        metrics="results/{run}/evaluate/metrics.json",
-        ensemble_curve=report("results/{run}/evaluate/ensemble_curve.csv", category="Tables"),
-        paths="results/{run}/evaluate/paths.csv",
-        adversarial="results/{run}/evaluate/adversarial.csv",
-        member_accuracy="results/{run}/evaluate/member_accuracy.csv",
-        reliability="results/{run}/evaluate/reliability.csv",
-        ood_scores="results/{run}/evaluate/ood_scores.csv",
+        # the names come from hyperman/outputs.py; the ensemble curve also goes into `snakemake --report`
+        **{name: report(path, category="Tables") if name == "ensemble_curve" else path
+           for name, path in pipeline.outputs.evaluation_files("results/{run}/evaluate",
+                                                               pipeline.EVALUATE_TABLES).items()},
     params:
         cmd=command_of("evaluate"),
     log:

@@ -1,0 +1,75 @@
+"""Reading and cross-checking every input of an evaluation before any heavy work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .. import checkpoint
+from ..checkpoint import CheckpointError
+from ..data import load_dataset
+from ..sampling import load_samples
+from ..targets import Target, get_target
+from ..training import SUMMARY, load_hypernetwork
+from .config import EvalConfig, EvaluationError, check_config
+
+
+def _load_baseline(path: Path, target: Target) -> dict:
+    payload = checkpoint.load(path, kind="target")
+    if payload.get("target") != target.name:
+        raise CheckpointError(f"baseline {path} is a {payload.get('target')!r} net but the hypernetwork "
+                              f"generates {target.name!r}; train the baselines for the same target")
+    theta = payload.get("theta")
+    if not isinstance(theta, torch.Tensor) or theta.dim() != 1 or theta.numel() != target.num_params:
+        shape = tuple(theta.shape) if isinstance(theta, torch.Tensor) else type(theta).__name__
+        raise CheckpointError(f"baseline {path}: 'theta' must be a 1-D tensor of {target.num_params} weights "
+                              f"({target.name}), got {shape}")
+    if not torch.isfinite(theta).all():
+        raise CheckpointError(f"baseline {path} holds non-finite weights; retrain it")
+    seconds = payload.get("train_seconds")
+    if not isinstance(seconds, (int, float)) or seconds < 0:
+        raise CheckpointError(f"baseline {path} has no valid 'train_seconds' (got {seconds!r})")
+    return {"theta": theta.float(), "train_seconds": float(seconds)}
+
+
+def _load_images(root: Path, target: Target, limit_test: int | None, what: str):
+    data = load_dataset(root, limit_train=1, limit_test=limit_test)  # limit_train=1: do not decode the train split
+    if tuple(data.image_shape) != tuple(target.input_shape):
+        raise EvaluationError(f"{what} {root} holds {data.image_shape} images but target {target.name} takes "
+                              f"{target.input_shape}")
+    return data.name, torch.from_numpy(data.test_x), torch.from_numpy(data.test_y)
+
+
+def _hypernet_seconds(cfg: EvalConfig) -> tuple[Path, float | None]:
+    """The training summary beside the checkpoint (or --train-summary) and its wall time, if there is one."""
+    summary_path = Path(cfg.train_summary) if cfg.train_summary else Path(cfg.checkpoint).parent / SUMMARY
+    if summary_path.is_file():
+        try:
+            return summary_path, float(json.loads(summary_path.read_text())["train_seconds"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise EvaluationError(f"{summary_path} is not a training summary with 'train_seconds' ({error})") from None
+    if cfg.train_summary:
+        raise EvaluationError(f"--train-summary {summary_path} does not exist")
+    return summary_path, None
+
+
+def load_inputs(cfg: EvalConfig, device: torch.device) -> dict:
+    """Read and cross-check every input before any heavy work; raise with a clear message."""
+    check_config(cfg)
+    try:
+        model, train_config = load_hypernetwork(cfg.checkpoint, device)
+    except (KeyError, TypeError, RuntimeError) as error:
+        if isinstance(error, CheckpointError):
+            raise
+        raise CheckpointError(f"{cfg.checkpoint} does not hold a loadable hypernetwork ({error})") from None
+    target = get_target(train_config.target)
+    samples = load_samples(cfg.samples, cfg.checkpoint, model)
+    baselines = [_load_baseline(Path(p), target) for p in cfg.baselines]
+    summary_path, hypernet_seconds = _hypernet_seconds(cfg)
+    name, x, y = _load_images(cfg.data, target, cfg.limit_test, "--data")
+    ood = _load_images(cfg.ood_data, target, cfg.limit_test, "--ood-data") if cfg.ood_data else None
+    return {"model": model, "train_config": train_config, "target": target, "samples": samples,
+            "baselines": baselines, "summary_path": summary_path, "hypernet_train_seconds": hypernet_seconds,
+            "dataset": name, "x": x, "y": y, "ood": ood}

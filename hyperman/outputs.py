@@ -1,0 +1,54 @@
+"""The names of what `hyperman evaluate` writes: files, CSV columns, and the metrics.json keys others read.
+
+One definition for the evaluation (which writes them), the report (which
+reads them), workflow/pipeline.py and the Snakemake rules (which declare
+them as outputs). Deliberately free of torch and of any other hyperman
+module, so that the workflow can import it cheaply.
+"""
+
+from __future__ import annotations
+
+METRICS = "metrics.json"
+MEMBER_ACCURACY = "member_accuracy.csv"
+ENSEMBLE_CURVE = "ensemble_curve.csv"
+PATHS = "paths.csv"
+ADVERSARIAL = "adversarial.csv"
+RELIABILITY = "reliability.csv"
+OOD_SCORES = "ood_scores.csv"
+
+# columns of every evaluation table, in the order the workflow declares them
+TABLES: dict[str, list[str]] = {
+    ENSEMBLE_CURVE: ["method", "size", "accuracy_mean", "accuracy_std", "nll_mean", "nll_std", "ece_mean", "ece_std"],
+    PATHS: ["kind", "pair", "t", "accuracy", "nll"],
+    ADVERSARIAL: ["model", "eps", "images", "correct", "flipped", "flip_rate"],
+    MEMBER_ACCURACY: ["net", "accuracy", "nll"],
+    RELIABILITY: ["model", "bin", "bin_lower", "bin_upper", "count", "confidence_mean", "accuracy"],
+    OOD_SCORES: ["model", "split", "image", "entropy", "mutual_information"],
+}
+TEXT_COLUMNS = ("method", "kind", "model", "split")  # every other column holds numbers
+OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
+REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES)  # older evaluations lack them; the report skips their figures
+FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
+DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
+
+# rows of ensemble_curve.csv
+CURVE_METHODS = ("hypernet_mean_prob", "hypernet_majority_vote", "deep_ensemble_mean_prob",
+                 "deep_ensemble_majority_vote", "single_net")
+
+# metrics.json keys the report needs (dotted paths); a run without one of them is refused
+REPORT_KEYS = [
+    "inputs.dataset", "inputs.test_images", "hypernet.num_nets", "hypernet.members.accuracy_mean",
+    "hypernet.members.accuracy_min", "hypernet.members.accuracy_max", "hypernet.members.nll_mean",
+    "hypernet.ensemble.sizes", "hypernet.ensemble_gain", "hypernet.ensemble_gain_detail.ensemble_accuracy",
+    "hypernet.ensemble_gain_detail.size", "deep_ensemble.size", "deep_ensemble.accuracy", "deep_ensemble.nll",
+    "deep_ensemble.ece", "single_net.accuracy", "single_net.nll", "single_net.ece", "symmetry_control.gain",
+    "symmetry_control.flipped_predictions", "paths", "ood", "timing",
+]
+# metrics.json keys the report reads from each λ-sweep run: member accuracy, ensemble gain, disagreement
+SWEEP_KEYS = ["hypernet.members.accuracy_mean", "hypernet.ensemble_gain", "diversity.hypernet.disagreement"]
+
+
+def evaluation_files(folder: str, tables: list[str] | tuple[str, ...] | None = None) -> dict[str, str]:
+    """{name without extension: folder/file} of metrics.json and the tables (all by default)."""
+    names = (METRICS, *(TABLES if tables is None else tables))
+    return {name.split(".")[0]: f"{folder}/{name}" for name in names}

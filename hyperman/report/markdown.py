@@ -1,0 +1,84 @@
+"""report.md: the tables, the claims and the figures, assembled; the report folder written atomically."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .. import metrics
+from ..files import replace_dir_atomically
+from .claims import claims, headline, model_rows, num, pct, pp
+from .figures import FIGURES, SKIP_REASONS, available, gauge_filters, plt_agg, save
+from .inputs import ReportConfig, ReportError, load_inputs
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(cfg: ReportConfig, inputs: dict, written: list[tuple], skipped: list[tuple]) -> str:
+    m = inputs["metrics"]
+    parts = [f"# hyperman report: {m['inputs'].get('target', '?')} on {m['inputs']['dataset']}", "",
+             f"Inputs: evaluation `{cfg.evaluate}` ({m['hypernet']['num_nets']} sampled nets, "
+             f"{m['inputs']['test_images']} test images)"
+             + (f", distillation `{cfg.distill}`" if cfg.distill else "")
+             + (f", {len(inputs['sweep'])} sweep runs" if inputs["sweep"] else "") + ". Accuracies are test-set "
+             "percentages, gains in percentage points (pp), NLL in nats per image, "
+             f"ECE with {metrics.ECE_BINS} bins.", "",
+             "## Headline numbers", "",
+             _table(["quantity", "value", "source"], [[q, v, f"`{s}`"] for q, v, s in headline(inputs)]), "",
+             "## Models compared", "",
+             _table(["model", "accuracy", "NLL", "ECE", "OOD AUROC (entropy)", "OOD AUROC (mutual information)"],
+                    [[r["name"], pct(r["accuracy"]), num(r["nll"]), num(r["ece"]), num(r["auroc_entropy"]),
+                      num(r["auroc_mi"])] for r in model_rows(inputs)]), ""]
+    if "skipped" in m["ood"]:
+        parts += [f"OOD: {m['ood']['skipped']}.", ""]
+    parts += ["## Claims", "", "Each verdict is computed from the numbers above when the report is built.", ""]
+    parts += [f"- **{claim}** — *{verdict}*: {evidence}" for claim, verdict, evidence in claims(inputs)]
+    if inputs["sweep"]:
+        parts += ["", "## λ sweep runs", "",
+                  _table(["λ", "seed", "mean member accuracy", "ensemble gain", "disagreement", "evaluation"],
+                         [["∞ (no diversity)" if not math.isfinite(r["lambda"]) else f"{r['lambda']:g}",
+                           r["seed"], pct(r["member_accuracy"]), pp(r["ensemble_gain"]), num(r["disagreement"]),
+                           f"`{r['folder']}`"] for r in sorted(inputs["sweep"], key=lambda r: (r["lambda"],
+                                                                                               r["seed"]))])]
+    parts += ["", "## Figures", ""]
+    for k, (stem, title, caption, files) in enumerate(written, 1):
+        extra = f" (vector: [{files[1]}]({files[1]}))" if len(files) > 1 else ""
+        parts += [f"### Figure {k}: {title}", "", f"![{title}]({files[0]})", "",
+                  f"`{files[0]}`{extra}. {caption}", ""]
+    if skipped:
+        parts += ["## Figures not drawn", ""]
+        parts += [f"- `{stem}.png` ({title}): {reason}." for stem, title, reason in skipped]
+        parts.append("")
+    return "\n".join(parts)
+
+
+def build_report(cfg: ReportConfig, log=print) -> dict:
+    """Check the inputs, draw every figure whose inputs exist, write OUT/report.md; returns what was written."""
+    inputs = load_inputs(cfg)
+    inputs["cfg"] = cfg
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"--out {out} exists and is not a folder")
+    filters = None
+    if available("filters", inputs):
+        filters = gauge_filters(cfg)
+    written, skipped = [], []
+
+    def build(tmp: Path) -> None:
+        plt = plt_agg()
+        for stem, function, svg, need, title, caption in FIGURES:
+            if not available(need, inputs):
+                skipped.append((stem, title, SKIP_REASONS[need]))
+                continue
+            fig = function(plt, inputs, filters) if need == "filters" else function(plt, inputs)
+            written.append((stem, title, caption, save(fig, tmp, stem, svg)))
+            log(f"figure {stem}")
+        (tmp / "report.md").write_text(markdown(cfg, inputs, written, skipped))
+
+    replace_dir_atomically(out, build)
+    return {"figures": [f for *_, files in written for f in files], "skipped": [s for s, *_ in skipped],
+            "report": str(out / "report.md")}
