@@ -5,8 +5,9 @@ Conventions: `probs` are softmax probabilities with the class axis last,
 `labels` are int64 (T,). Names follow uncertainty-baselines, torch-uncertainty
 and OpenOOD (accuracy, NLL, Brier, ECE with 15 bins, adaptive ECE, AUROC,
 AUPR-in/out, FPR95, disagreement, average KL) so that metrics.json reads like
-the literature; tests check them against torchmetrics and hand-computed cases. Everything is computed in float64 where a sum over many
-examples is taken, so that the figures do not depend on the order of chunks.
+the literature; tests check them against torchmetrics and hand-computed cases.
+Everything is computed in float64 where a sum over many examples is taken,
+so that the figures do not depend on the order of chunks.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ def ood_detection(id_scores: torch.Tensor, ood_scores: torch.Tensor, tpr: float 
       - fpr95: OOD is the positive class: the fraction of ID images flagged as OOD at the threshold
         that flags `tpr` (95 %) of the OOD images. Lower is better; the other three: higher."""
     scores = torch.cat([id_scores.double().flatten(), ood_scores.double().flatten()])
-    is_ood = torch.cat([torch.zeros(id_scores.numel(), dtype=torch.bool), torch.ones(ood_scores.numel(), dtype=torch.bool)])
+    is_ood = torch.arange(len(scores)) >= id_scores.numel()
     return {"auroc": auroc(scores, is_ood), "aupr_in": average_precision(-scores, ~is_ood),
             "aupr_out": average_precision(scores, is_ood), "fpr95": fpr_at_tpr(scores, is_ood, tpr)}
 

@@ -77,7 +77,7 @@ def score_members(probs: torch.Tensor, labels: torch.Tensor, bins: int = metrics
     the mean-probability ensemble ("ensemble"; equal to "member" when P = 1)."""
     if probs.dim() != 3 or probs.shape[1] != len(labels):
         raise ValueError(f"expected probabilities (P, N={len(labels)}, classes), got shape {tuple(probs.shape)}")
-    labels = labels.to(probs.device)
+    probs, labels = probs.cpu(), labels.cpu()  # metrics work on the CPU; a model may answer on the GPU
     member = {"accuracy": float(metrics.accuracy(probs, labels).mean()),
               "nll": float(metrics.nll(probs, labels).mean()),
               "ece": sum(metrics.ece(p, labels, bins) for p in probs) / len(probs)}

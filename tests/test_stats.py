@@ -63,7 +63,8 @@ def test_vectorised_ece_and_auroc_equal_the_metrics_on_explicit_resamples():
     for r in range(5):
         index = _explicit_resample(counts[r])
         assert ece[r].item() == pytest.approx(metrics.ece(probs[index], labels[index]), abs=1e-12)
-        resampled_id, resampled_ood = id_scores[_explicit_resample(id_counts[r])], ood_scores[_explicit_resample(ood_counts[r])]
+        resampled_id = id_scores[_explicit_resample(id_counts[r])]
+        resampled_ood = ood_scores[_explicit_resample(ood_counts[r])]
         assert auroc[r].item() == pytest.approx(metrics.ood_detection(resampled_id, resampled_ood)["auroc"], abs=1e-12)
 
 
