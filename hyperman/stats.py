@@ -125,6 +125,8 @@ def bootstrap_auroc_difference(id_a: torch.Tensor, ood_a: torch.Tensor, id_b: to
     """Interval of AUROC(a) − AUROC(b) of two models' OOD scores (higher = more OOD) on the same ID and
     OOD images; ID and OOD images are resampled separately, each resample shared by both models."""
     n_id, n_ood = _check_paired(id_a, id_b), _check_paired(ood_a, ood_b)
+    if resamples < 1:
+        raise ValueError(f"the bootstrap needs ≥ 1 resamples, got {resamples}")
     g_id, g_ood = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
     # one chunk size for both streams, so that resample r pairs the r-th ID and the r-th OOD draw
     chunk = max(1, CHUNK_ELEMENTS // (n_id + n_ood))
@@ -134,7 +136,8 @@ def bootstrap_auroc_difference(id_a: torch.Tensor, ood_a: torch.Tensor, id_b: to
         id_counts, ood_counts = next(resample_counts(n_id, rows, g_id)), next(resample_counts(n_ood, rows, g_ood))
         samples.append(auroc_resamples(id_a, ood_a, id_counts, ood_counts)
                        - auroc_resamples(id_b, ood_b, id_counts, ood_counts))
-    estimate = metrics.ood_detection(id_a, ood_a)["auroc"] - metrics.ood_detection(id_b, ood_b)["auroc"]
+    is_ood = torch.arange(n_id + n_ood) >= n_id
+    estimate = metrics.auroc(torch.cat([id_a, ood_a]), is_ood) - metrics.auroc(torch.cat([id_b, ood_b]), is_ood)
     return interval(estimate, torch.cat(samples), level)
 
 
