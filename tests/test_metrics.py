@@ -106,17 +106,18 @@ def test_symmetry_control_is_exactly_zero_on_a_real_net():
 
 
 # --------------------------------------------------------------------------- calibration bins, ROC, PCA
-def test_calibration_bins_rebuild_the_ece():
+def test_reliability_table_rebuilds_the_ece():
     g = torch.Generator().manual_seed(2)
     probs = torch.softmax(3 * torch.randn(400, 10, generator=g), -1)
     labels = torch.randint(10, (400,), generator=g)
-    count, conf, correct = metrics.calibration_bins(probs, labels)
-    assert count.sum() == 400 and len(count) == metrics.ECE_BINS
-    assert metrics.ece_from_bins(count, conf, correct) == pytest.approx(metrics.ece(probs, labels), abs=1e-12)
+    table = metrics.reliability(probs, labels)
+    assert table["count"].sum() == 400 and len(table["count"]) == metrics.ECE_BINS
+    assert metrics.calibration_error(table) == pytest.approx(metrics.ece(probs, labels), abs=1e-12)
     # the hand case of test_ece_by_hand: bins (13/15, 14/15] holds 2 (one right), (11/15, 12/15] holds 1
-    hand = torch.tensor([[0.9, 0.1], [0.12, 0.88], [0.75, 0.25], [0.35, 0.65]])
-    count, conf, correct = metrics.calibration_bins(hand, torch.tensor([0, 0, 1, 1]))
-    assert count[13] == 2 and correct[13] == 1 and conf[13] == pytest.approx(1.78) and count[11] == 1
+    hand = metrics.reliability(torch.tensor([[0.9, 0.1], [0.12, 0.88], [0.75, 0.25], [0.35, 0.65]]),
+                               torch.tensor([0, 0, 1, 1]))
+    assert hand["count"][13] == 2 and hand["correct"][13] == 1 and hand["confidence"][13] == pytest.approx(1.78)
+    assert hand["count"][11] == 1
 
 
 def test_roc_curve_by_hand_and_its_area_is_the_auroc():

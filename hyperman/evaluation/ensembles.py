@@ -62,7 +62,8 @@ def member_summary(acc: torch.Tensor, nll: torch.Tensor) -> dict:
 def reliability_rows(model: str, probs: torch.Tensor, labels: torch.Tensor, bins: int = metrics.ECE_BINS) -> list[list]:
     """Reliability-diagram table of one predictor (T, C): the bins of metrics.ece, (lo, hi] on the max
     probability, with count, mean confidence and accuracy (empty for an empty bin)."""
-    count, conf, right = metrics.calibration_bins(probs, labels, bins)
+    table = metrics.reliability(probs, labels, bins)
+    count, conf, right = table["count"], table["confidence"], table["correct"]
     return [[model, b, b / bins, (b + 1) / bins, int(count[b]),
              float(conf[b] / count[b]) if count[b] else "", float(right[b] / count[b]) if count[b] else ""]
             for b in range(bins)]

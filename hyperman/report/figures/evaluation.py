@@ -113,8 +113,9 @@ def fig_reliability(plt, inputs: dict):
         mr = sorted((r for r in rows if r["model"] == model), key=lambda r: r["bin"])
         total = sum(r["count"] for r in mr)
         full = [r for r in mr if r["count"]]
-        ece = metrics.ece_from_bins(*torch.tensor([[r["count"], r["count"] * r["confidence_mean"],
-                                                     r["count"] * r["accuracy"]] for r in full]).T)
+        count, confidence, correct = torch.tensor([[r["count"], r["count"] * r["confidence_mean"],
+                                                    r["count"] * r["accuracy"]] for r in full], dtype=torch.float64).T
+        ece = metrics.calibration_error({"count": count, "confidence": confidence, "correct": correct})
         color, name = model_color(model), pretty(model)
         ax.plot([100 * r["confidence_mean"] for r in full], [100 * r["accuracy"] for r in full], marker="o", ms=4,
                 color=color, lw=1.5, label=f"{name} (ECE {ece:.4f})")
