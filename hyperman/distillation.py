@@ -36,11 +36,12 @@ import torch.nn.functional as F
 
 from . import checkpoint, metrics, outputs
 from .data import Dataset, load_dataset
-from .errors import HypermanError
 from .device import resolve_device, to_device
+from .errors import HypermanError
 from .files import sha256_file, write_json_atomic
 from .forward import Forward
 from .hypernetwork import HyperNetwork
+from .settings import setting
 from .targets import Target, get_target, resolve_forward
 from .training import TrainConfig, load_hypernetwork
 
@@ -58,16 +59,17 @@ class DistillError(HypermanError):
 class DistillConfig:
     """Everything the student's weights depend on; stored in the checkpoint."""
 
-    teacher: str = "fixed"
-    teacher_nets: int = 16
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    temperature: float = 2.0
-    hard_label_weight: float = 0.1
-    seed: int = 0
-    limit_train: int | None = None
-    student_init: str = "member"
+    teacher: str = setting("fresh", "fixed: M nets sampled once; fresh: M new nets for every batch", choices=TEACHERS)
+    teacher_nets: int = setting(8, "nets M in the teacher ensemble")
+    epochs: int = setting(3, "passes over the training images")
+    batch_size: int = setting(128, "images per step")
+    lr: float = setting(0.003, "Adam learning rate (cosine decay to 0)")
+    temperature: float = setting(2.0, "softmax temperature T")
+    hard_label_weight: float = setting(0.1, "weight A of the hard-label CE: (1-A)·KD + A·CE")
+    seed: int = setting(0, "random seed")
+    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False)
+    student_init: str = setting("member", "start from one sampled member G(z) or from PyTorch's default init",
+                                choices=STUDENT_INITS)
 
     def validate(self) -> None:
         problems = []

@@ -132,17 +132,33 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def to_argv(cls: type, section: dict[str, Any], name: str) -> tuple[list[str], list[str]]:
+DEVICE_HELP = "where to run (auto: CUDA when present, else the CPU)"
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    """--device for stages whose stored config must not depend on where it ran (baseline, distill)."""
+    from .device import DEVICES
+
+    parser.add_argument("--device", default="auto", choices=list(DEVICES), help=DEVICE_HELP)
+
+
+def to_argv(cls: type, section: dict[str, Any], name: str,
+            passthrough: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """(flags, params keys) for the params.yaml section `name` of stage config `cls`.
 
-    Every key of the section must be a params setting of `cls`; a stray key is
+    Every key of the section must be a params setting of `cls` or one of
+    `passthrough` (flags the stage adds itself, e.g. --device); a stray key is
     a bug in the pipeline (the schema has already refused unknown user keys)."""
     by_key = {key_of(f): f for f in settings_of(cls) if f.metadata["param"]}
+    argv, keys = [], []
+    for key in (k for k in passthrough if k in section):
+        argv += [f"--{key.replace('_', '-')}", _text(section[key])]
+        keys.append(f"{name}.{key}")
+    section = {k: v for k, v in section.items() if k not in passthrough}
     stray = sorted(set(section) - set(by_key))
     if stray:
         raise KeyError(f"params keys {', '.join(f'{name}.{k}' for k in stray)} are no settings of "
                        f"{cls.__name__}; its settings: {', '.join(by_key)}")
-    argv, keys = [], []
     for key in (k for k in by_key if k in section):  # declaration order: the command does not depend on YAML order
         value = section[key]
         flag = flag_of(by_key[key])

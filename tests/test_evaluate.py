@@ -57,7 +57,7 @@ def trained(tmp_path_factory, stages):
 def _evaluate_args(trained, out, *extra, ood=True):
     args = ["evaluate", "--checkpoint", str(trained["checkpoint"]), "--samples", str(trained["samples"]),
             "--baselines", *map(str, trained["baselines"]), "--data", str(MNIST), "--out", str(out),
-            "--limit-test", "120", "--sizes", "1", "2", "5", "1000", "--draws", "3", "--path-pairs", "2",
+            "--limit-test", "120", "--ensemble-sizes", "1", "2", "5", "1000", "--draws", "3", "--path-pairs", "2",
             "--path-points", "4", "--adversarial-images", "40", "--adversarial-eps", "0.1", "0.3",
             "--symmetry-copies", "6", "--device", "cpu", *extra]
     if ood:

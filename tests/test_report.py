@@ -45,7 +45,7 @@ def run(tmp_path_factory, stages):
     assert cli.main(["sample", "--checkpoint", str(ckpt), "--num-nets", "12", "--seed", "3", "--out", str(samples),
                      "--device", "cpu"]) == 0
     common = ["--checkpoint", str(ckpt), "--samples", str(samples), "--baselines", *baselines, "--data", str(MNIST),
-              "--limit-test", "120", "--sizes", "1", "2", "5", "12", "--draws", "3", "--path-pairs", "2",
+              "--limit-test", "120", "--ensemble-sizes", "1", "2", "5", "12", "--draws", "3", "--path-pairs", "2",
               "--path-points", "5", "--adversarial-images", "30", "--adversarial-eps", "0.1", "0.3",
               "--symmetry-copies", "4", "--device", "cpu"]
     assert cli.main(["evaluate", *common, "--out", str(root / "eval"), "--ood-data", str(FASHION)]) == 0

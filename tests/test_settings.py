@@ -13,13 +13,20 @@ from hyperman.device import DEVICES, PRECISIONS
 from hyperman.entropy import DISTANCES
 from hyperman.hypernetwork import LATENT_DISTRIBUTIONS, NORMS
 from hyperman.targets import TARGETS
+from hyperman.distillation import DistillConfig
+from hyperman.evaluation import EvalConfig
+from hyperman.sampling import SampleConfig
 from hyperman.training import LAMBDA_SCHEDULES, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "params.schema.yaml").read_text())
 # params.yaml section → (config class, keys of the section that the pipeline itself uses)
-SECTIONS = {"train": (TrainConfig, set())}
+SECTIONS = {"train": (TrainConfig, set()), "sample": (SampleConfig, set()), "evaluate": (EvalConfig, set()),
+            "distill": (DistillConfig, {"device"})}
+
+
+REQUIRED_PATHS = {"evaluate": ["--checkpoint", "c", "--samples", "s", "--baselines", "b", "--data", "d", "--out", "o"]}
 
 
 def _parse(cls: type, argv: list[str]):
@@ -34,8 +41,10 @@ def test_params_yaml_gives_the_dataclass_defaults(section):
     cls, pipeline_only = SECTIONS[section]
     values = {k: v for k, v in PARAMS[section].items() if k not in pipeline_only}
     argv, _ = settings.to_argv(cls, values, section)
-    assert _parse(cls, argv) == cls()
-    assert _parse(cls, []) == cls()  # and so does the bare CLI
+    paths = REQUIRED_PATHS.get(section, [])
+    assert _parse(cls, argv + paths) == _parse(cls, paths)  # params.yaml's values are the CLI's defaults
+    if not paths:
+        assert _parse(cls, argv) == cls()  # and the dataclass's
 
 
 def test_a_changed_default_is_caught():

@@ -34,6 +34,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from hyperman import outputs, settings  # noqa: E402
+from hyperman.distillation import DistillConfig  # noqa: E402
+from hyperman.evaluation import EvalConfig  # noqa: E402
+from hyperman.sampling import SampleConfig  # noqa: E402
 from hyperman.training import TrainConfig  # noqa: E402
 
 PACKAGE = "hyperman"
@@ -136,16 +139,7 @@ def _flags(config: dict, section: str, mapping: list[tuple[str, str]]) -> tuple[
 
 BASELINE_FLAGS = [("epochs", "--epochs"), ("batch_size", "--batch-size"), ("lr", "--lr"),
                   ("augment_shift", "--augment-shift"), ("device", "--device")]
-SAMPLE_FLAGS = [("num_nets", "--num-nets"), ("seed", "--seed"), ("chunk", "--chunk")]
-EVALUATE_FLAGS = [("ensemble_sizes", "--sizes"), ("draws", "--draws"), ("path_pairs", "--path-pairs"),
-                  ("path_points", "--path-points"), ("path_images", "--path-images"),
-                  ("adversarial_eps", "--adversarial-eps"), ("adversarial_images", "--adversarial-images"),
-                  ("symmetry_copies", "--symmetry-copies"), ("seed", "--seed"), ("device", "--device")]
 EVALUATE_TABLES = list(outputs.TABLES)  # every table: the pipeline always gives --ood-data
-DISTILL_FLAGS = [("teacher", "--teacher"), ("teacher_nets", "--teacher-nets"), ("epochs", "--epochs"),
-                 ("batch_size", "--batch-size"), ("lr", "--lr"), ("temperature", "--temperature"),
-                 ("hard_label_weight", "--hard-label-weight"), ("student_init", "--student-init"), ("seed", "--seed"),
-                 ("device", "--device")]
 
 
 def data_dir(dataset: str) -> str:
@@ -219,7 +213,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                      gpu=True)
 
     if kind == "sample":
-        flags, keys = _flags(config, "sample", SAMPLE_FLAGS)
+        flags, keys = settings.to_argv(SampleConfig, config["sample"], "sample")
         argv = ["hyperman", "sample", "--checkpoint", f"{base}/hypernet/hypernet.pt", "--out",
                 f"{base}/samples.pt", "--device", config["train"].get("device", "auto")] + flags
         return Stage("sample" + _suffix(run), "sample", argv, {"hypernet": [f"{base}/hypernet/"]},
@@ -227,7 +221,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                      keys + ["train.device"], stage_code("sample"), gpu=True)
 
     if kind == "evaluate":
-        flags, keys = _flags(config, "evaluate", EVALUATE_FLAGS)
+        flags, keys = settings.to_argv(EvalConfig, config["evaluate"], "evaluate")
         out = f"{base}/evaluate"
         argv = (["hyperman", "evaluate", "--checkpoint", f"{base}/hypernet/hypernet.pt", "--samples",
                  f"{base}/samples.pt", "--baselines", *[f"{d}/baseline.pt" for d in baseline_dirs],
@@ -242,7 +236,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                      gpu=True)
 
     if kind == "distill":
-        flags, keys = _flags(config, "distill", DISTILL_FLAGS)
+        flags, keys = settings.to_argv(DistillConfig, config["distill"], "distill", passthrough=["device"])
         out = f"{base}/distill"
         argv = (["hyperman", "distill", "--checkpoint", f"{base}/hypernet/hypernet.pt", "--data", data,
                  "--ood-data", ood, "--out", out] + flags + limits_train + limits_test)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..device import DEVICES
 from ..errors import HypermanError
+from ..settings import path_setting, setting
+from ..targets import FORWARD_METHODS
 
 DEFAULT_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 DEFAULT_EPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
@@ -19,27 +22,38 @@ class EvaluationError(HypermanError):
 
 @dataclass
 class EvalConfig:
-    checkpoint: Path
-    samples: Path
-    baselines: list[Path]
-    data: Path
-    out: Path
-    ood_data: Path | None = None
-    train_summary: Path | None = None
-    sizes: list[int] = field(default_factory=lambda: list(DEFAULT_SIZES))
-    draws: int = 5
-    path_pairs: int = 10
-    path_points: int = 40
-    path_images: int | None = None
-    adversarial_eps: list[float] = field(default_factory=lambda: list(DEFAULT_EPS))
-    adversarial_images: int = 1000
-    symmetry_copies: int = 100
-    seed: int = 0
-    device: str = "auto"
-    limit_test: int | None = None
-    forward: str = "auto"
-    chunk: int = 256
-    memory_mb: int | None = None
+    """What `hyperman evaluate` does: the one description of its flags (hyperman.settings); defaults agree
+    with params.yaml's evaluate section (tested)."""
+
+    checkpoint: Path = path_setting("hypernetwork checkpoint (hypernet.pt)")
+    samples: Path = path_setting("samples file written by `hyperman sample`")
+    baselines: list[Path] = path_setting("baseline target checkpoints (hyperman train-baseline); the first is the "
+                                         "single net, all of them the deep ensemble")
+    data: Path = path_setting("prepared in-distribution dataset (its test split)")
+    out: Path = path_setting("output folder")
+    ood_data: Path | None = path_setting("prepared out-of-distribution dataset (its test split); omitted: no OOD "
+                                         "evaluation", required=False)
+    train_summary: Path | None = path_setting("the hypernetwork's train_summary.json (omitted: the one next to "
+                                              "--checkpoint)", required=False)
+    ensemble_sizes: list[int] = setting(list(DEFAULT_SIZES), "ensemble sizes (clipped to the number of sampled nets)")
+    draws: int = setting(5, "random member draws per ensemble size")
+    path_pairs: int = setting(10, "random (z1, z2) pairs for the paths")
+    path_points: int = setting(40, "points along each path")
+    path_images: int | None = setting(2000, "evaluate paths on the first N test images (0: all)")
+    adversarial_eps: list[float] = setting(list(DEFAULT_EPS), "FGSM step sizes (images are in [0, 1])")
+    adversarial_images: int = setting(1000, "attack the first N test images (those each model classifies "
+                                            "correctly count)")
+    symmetry_copies: int = setting(100, "random symmetry transforms of one net in the symmetry control (a check "
+                                        "of the gauge code: it gains 0 by construction)")
+    seed: int = setting(0, "seed of ensemble draws, path pairs and symmetries")
+    device: str = setting("auto", "where to evaluate", choices=DEVICES)
+    limit_test: int | None = setting(None, "use only the first N test images of --data and --ood-data (0: all)",
+                                     param=False)
+    forward: str = setting("auto", "batched forward: auto = grouped on CUDA, channels_last (a per-net NHWC loop) "
+                                   "on CPU", choices=FORWARD_METHODS, param=False)
+    chunk: int = setting(256, "nets generated per forward pass of G", param=False)
+    memory_mb: int | None = setting(None, "activation memory budget that sets the net/image chunk sizes "
+                                          "(0: 512 on CPU, 8192 on CUDA)", param=False)
 
 
 PATH_FIELDS = ("checkpoint", "samples", "baselines", "data", "out", "ood_data", "train_summary")  # not in "config"
@@ -50,8 +64,8 @@ def check_config(cfg: EvalConfig) -> None:
     problems = []
     if not cfg.baselines:
         problems.append("give at least one --baselines checkpoint")
-    if not cfg.sizes or min(cfg.sizes) < 1:
-        problems.append(f"--sizes must be positive integers, got {cfg.sizes}")
+    if not cfg.ensemble_sizes or min(cfg.ensemble_sizes) < 1:
+        problems.append(f"--ensemble-sizes must be positive integers, got {cfg.ensemble_sizes}")
     for name in ("draws", "path_pairs", "symmetry_copies", "adversarial_images", "chunk"):
         if getattr(cfg, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")

@@ -83,7 +83,7 @@ def members_and_ensembles(ctx: Context) -> tuple[dict, dict]:
     """metrics.json `hypernet`, `deep_ensemble`, `single_net`; member_accuracy, ensemble_curve and reliability."""
     probs, base_probs, y, cfg, N, K, M = ctx.probs, ctx.base_probs, ctx.y, ctx.cfg, ctx.N, ctx.K, ctx.M
     ctx.member_acc, ctx.member_nll = metrics.accuracy(probs, y), metrics.nll(probs, y)
-    curve = ensemble_curve(probs, y, sorted({min(s, N) for s in cfg.sizes}), cfg.draws, ctx.generator)
+    curve = ensemble_curve(probs, y, sorted({min(s, N) for s in cfg.ensemble_sizes}), cfg.draws, ctx.generator)
     gain_ens = ensemble_scores(probs, y, torch.arange(M))["mean_prob"]
     base_acc, base_nll = metrics.accuracy(base_probs, y), metrics.nll(base_probs, y)
     deep = ensemble_scores(base_probs, y, torch.arange(K))

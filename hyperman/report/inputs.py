@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from .. import checkpoint, outputs
 from ..checkpoint import CheckpointError
 from ..errors import HypermanError
 from ..files import sha256_file
+from ..settings import path_setting, setting
 
 EVAL_TABLES = {name: header for name, header in outputs.TABLES.items() if name not in outputs.REPORT_OPTIONAL}
 OPTIONAL_TABLES = {name: outputs.TABLES[name] for name in outputs.REPORT_OPTIONAL}  # newer evaluations only
@@ -30,16 +31,25 @@ class ReportError(HypermanError):
 
 @dataclass
 class ReportConfig:
-    evaluate: Path
-    out: Path
-    distill: Path | None = None
-    checkpoint: Path | None = None
-    samples: Path | None = None
-    sweep: list[Path] = field(default_factory=list)
-    sweep_labels: list[str] | None = None
-    filter_nets: int = 3000
-    conv1_filter: int = 0
-    conv2_filter: int = 0
+    """What `hyperman report` reads; the one description of its flags (hyperman.settings)."""
+
+    evaluate: Path = path_setting("output folder of `hyperman evaluate`")
+    out: Path = path_setting("report folder (report.md and the figures)")
+    distill: Path | None = path_setting("output folder of `hyperman distill` (its distill_metrics.json); omitted: "
+                                        "no student", required=False)
+    checkpoint: Path | None = path_setting("the evaluated hypernetwork (for the filter pictures; needs --samples)",
+                                           required=False)
+    samples: Path | None = path_setting("the evaluated samples file (for the filter pictures; needs --checkpoint)",
+                                        required=False)
+    sweep: list[Path] = setting([], "evaluate folders of the λ-sweep runs (λ figure)", param=False,
+                                metavar="EVAL_DIR")
+    sweep_labels: list[str] | None = setting(None, "'lambda=1000,seed=0' per --sweep folder, in the same order "
+                                             "(lambda=inf: no diversity); omitted: read from the hypernetwork "
+                                             "checkpoint each run's metrics.json names", param=False,
+                                             metavar="LABEL")
+    filter_nets: int = setting(3000, "sampled nets in the filter PCA", param=False)
+    conv1_filter: int = setting(0, "conv1 filter to picture", param=False)
+    conv2_filter: int = setting(0, "conv2 filter in the PCA", param=False)
 
 
 def get(tree: dict, dotted: str):

@@ -15,16 +15,15 @@ from pathlib import Path
 from .. import checkpoint
 from ..device import resolve_device
 from ..files import write_json_atomic
-from ..sampling import draw, timing_path
+from .. import settings
+from ..sampling import SampleConfig, draw, timing_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="hypernetwork checkpoint (hypernet.pt)")
-    parser.add_argument("--num-nets", type=int, default=1000, help="number of nets to draw")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the latent draw")
-    parser.add_argument("--chunk", type=int, default=256, help="nets generated per forward pass of G")
     parser.add_argument("--out", required=True, type=Path, help="samples file to write (e.g. samples.pt)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run G")
+    settings.add_arguments(parser, SampleConfig)
+    settings.add_device_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
