@@ -5,6 +5,14 @@ recipe: PyTorch's default initialisation, Adam with a one-cycle learning-rate
 schedule (warm-up then cosine decay), batch 128. The net is trained through
 the same functional forward the hypernetwork's samples use, and saved in the
 shared "target" checkpoint format (flat θ) that evaluate and distill read.
+
+Every epoch's θ and the cumulative training seconds at its end are kept in
+OUT/epochs.pt as well, so that ensembles of k members after e epochs can be
+scored against their training cost (the equal-compute curve) without
+training again. With ``snapshot_cycles`` = M the one-cycle schedule becomes
+Huang et al.'s (2017) cyclic cosine schedule with M restarts: the nets at the
+ends of the cycles (rows of epochs.pt) are a snapshot ensemble at the
+compute of one net (hyperman.snapshot).
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from .targets import Target, get_target, resolve_forward
 
 CHECKPOINT = "baseline.pt"
 SUMMARY = "baseline_summary.json"
+EPOCHS = "epochs.pt"  # every epoch's θ (E, D) and cumulative training seconds, next to CHECKPOINT
+SNAPSHOTS = "snapshots.pt"  # with snapshot_cycles: θ at the end of every cycle (M, D) and its seconds
 
 
 @dataclass
@@ -37,6 +47,7 @@ class BaselineConfig:
     seed: int = 0
     limit_train: int | None = None
     augment_shift: int = 0  # random translations of up to this many pixels (hyperman.augment)
+    snapshot_cycles: int = 0  # 0: one-cycle schedule; M >= 1: cyclic cosine with M restarts (snapshot ensemble)
 
 
 def load_target_net(path: Path, device: torch.device | str = "cpu") -> tuple[Target, torch.Tensor, dict]:
@@ -58,11 +69,59 @@ def accuracy(target: Target, theta: torch.Tensor, x: torch.Tensor, y: torch.Tens
     return correct / len(x)
 
 
+def check_config(config: BaselineConfig) -> None:
+    """Refuse a config that cannot train, before anything is written; the message names the flag."""
+    problems = [f"--{name.replace('_', '-')} must be at least {low}, got {getattr(config, name)}"
+                for name, low in (("epochs", 1), ("batch_size", 1), ("snapshot_cycles", 0), ("augment_shift", 0))
+                if getattr(config, name) < low]
+    if not config.lr > 0:
+        problems.append(f"--lr must be positive, got {config.lr}")
+    if config.snapshot_cycles > 0 and config.epochs % config.snapshot_cycles:
+        problems.append(f"--epochs {config.epochs} is not a multiple of --snapshot-cycles {config.snapshot_cycles} (every "
+                        "snapshot ends a whole epoch); choose epochs = cycles × epochs per cycle")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _schedule(optimizer: torch.optim.Optimizer, config: BaselineConfig, steps_per_epoch: int):
+    """One-cycle (warm-up, cosine decay) for a single net; with `snapshot_cycles` = M, cosine annealing
+    restarted M times (Huang et al. 2017), each cycle a whole number of epochs so that its snapshot is an
+    epoch's θ."""
+    if config.snapshot_cycles:
+        cycle = config.epochs // config.snapshot_cycles * steps_per_epoch
+        return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=cycle)
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.epochs * steps_per_epoch,
+                                               pct_start=0.15)
+
+
+def _check_resumable(path: Path, payload: dict, config: BaselineConfig) -> dict:
+    """The per-epoch record of the run in `path`, cut to its last finished epoch; refuse another config."""
+    saved = BaselineConfig(**payload["config"])
+    if any(getattr(saved, f.name) != getattr(config, f.name) for f in fields(BaselineConfig)):
+        raise checkpoint.CheckpointError(f"cannot resume {path}: it was trained with another config {asdict(saved)}")
+    record_path = path.parent / EPOCHS
+    if not record_path.is_file():
+        raise checkpoint.CheckpointError(f"cannot resume {path}: {record_path} (every epoch's weights) is missing; "
+                                         f"delete {path.parent} and train again")
+    record = checkpoint.load(record_path, kind="target-epochs")
+    done = payload["epoch"]
+    if len(record["seconds"]) < done:
+        raise checkpoint.CheckpointError(f"cannot resume {path}: {record_path} holds {len(record['seconds'])} epochs, "
+                                         f"the checkpoint {done}; delete {path.parent} and train again")
+    return {"thetas": list(record["thetas"][:done]), "seconds": record["seconds"][:done],
+            "history": record["history"][:done]}
+
+
 def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_name: str = "auto",
                    resume: bool = False, log=None) -> dict:
-    """Train one net; checkpoint after every epoch (atomic), resumable exactly."""
+    """Train one net; checkpoint after every epoch (atomic), resumable exactly.
+
+    Writes OUT/epochs.pt (every epoch's θ and cumulative seconds, see
+    `load_epochs`) before OUT/baseline.pt, so a crash between the two leaves a
+    record at least as long as the checkpoint, which resume cuts back."""
     out = Path(out)
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    check_config(config)
     device = resolve_device(device_name)
     with checkpoint.OutputLock(out):
         target = get_target(config.target)
@@ -76,16 +135,13 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
         theta = torch.nn.Parameter(target.init(1, generator)[0].to(device))
         optimizer = torch.optim.Adam([theta], lr=config.lr)
         steps_per_epoch = (len(y) + config.batch_size - 1) // config.batch_size
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.epochs * steps_per_epoch,
-                                                       pct_start=0.15)
+        schedule = _schedule(optimizer, config, steps_per_epoch)
         start_epoch, elapsed = 0, 0.0
+        record: dict = {"thetas": [], "seconds": [], "history": []}
         path = out / CHECKPOINT
         if resume and path.exists():
             payload = checkpoint.load(path, kind="target", map_location=device)
-            saved = BaselineConfig(**payload["config"])
-            if any(getattr(saved, f.name) != getattr(config, f.name) for f in fields(BaselineConfig)):
-                raise checkpoint.CheckpointError(f"cannot resume {path}: it was trained with another config "
-                                                 f"{asdict(saved)}")
+            record = _check_resumable(path, payload, config)
             with torch.no_grad():
                 theta.copy_(payload["theta"])
             optimizer.load_state_dict(payload["optimizer"])
@@ -93,7 +149,7 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
             generator.set_state(payload["generator"])
             start_epoch, elapsed = payload["epoch"], payload["train_seconds"]
             log(f"resuming {path} at epoch {start_epoch}")
-        history, method = [], resolve_forward("auto", device)
+        method = resolve_forward("auto", device)
         for epoch in range(start_epoch, config.epochs):
             tick = time.perf_counter()
             order = torch.randperm(len(y), generator=generator).to(device)
@@ -109,14 +165,63 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
                 total += loss.item()
             elapsed += time.perf_counter() - tick
             val = accuracy(target, theta.detach(), vx, vy)
-            history.append({"epoch": epoch + 1, "loss": total / steps_per_epoch, "val_acc": val})
+            weights = theta.detach().cpu().clone()
+            record["thetas"].append(weights)
+            record["seconds"].append(elapsed)
+            record["history"].append({"epoch": epoch + 1, "loss": total / steps_per_epoch, "val_acc": val})
             log(f"baseline seed {config.seed} epoch {epoch + 1}/{config.epochs}: loss "
                 f"{total / steps_per_epoch:.4f} val acc {val:.4f} ({elapsed:.0f} s)")
-            checkpoint.save(path, {"kind": "target", "target": target.name, "theta": theta.detach().cpu().clone(),
+            checkpoint.save(out / EPOCHS, {"kind": "target-epochs", "target": target.name, "config": asdict(config),
+                                           "thetas": torch.stack(record["thetas"]), "seconds": record["seconds"],
+                                           "history": record["history"]})
+            checkpoint.save(path, {"kind": "target", "target": target.name, "theta": weights,
                                    "train_seconds": elapsed, "config": asdict(config), "epoch": epoch + 1,
                                    "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                                    "generator": generator.get_state()})
         summary = {"seed": config.seed, "epochs": config.epochs, "train_seconds": elapsed,
-                   "val_acc": accuracy(target, theta.detach(), vx, vy), "history": history}
+                   "val_acc": accuracy(target, theta.detach(), vx, vy), "history": record["history"]}
+        if config.snapshot_cycles:
+            summary["snapshot_epochs"] = _save_snapshots(out, target, config, record)
         write_json_atomic(out / SUMMARY, summary)
         return summary
+
+
+def _save_snapshots(out: Path, target: Target, config: BaselineConfig, record: dict) -> list[int]:
+    """OUT/snapshots.pt: θ at the end of every learning-rate cycle (M, D) and the cumulative seconds then."""
+    per_cycle = config.epochs // config.snapshot_cycles
+    index = list(range(per_cycle - 1, config.epochs, per_cycle))
+    checkpoint.save(out / SNAPSHOTS, {"kind": "snapshot-ensemble", "target": target.name, "config": asdict(config),
+                                      "thetas": torch.stack([record["thetas"][i] for i in index]),
+                                      "seconds": [record["seconds"][i] for i in index],
+                                      "epochs": [i + 1 for i in index]})
+    return [i + 1 for i in index]
+
+
+def load_epochs(path: Path) -> tuple[torch.Tensor, list[float]]:
+    """Every epoch's weights (E, D) and the cumulative training seconds (E,) at the end of each epoch.
+
+    `path` is OUT/epochs.pt or the folder OUT of a `train-baseline` run. Row e
+    is θ after epoch e + 1; the seconds count training steps only (not the
+    per-epoch validation), like the checkpoint's train_seconds."""
+    return _load_weights(path, EPOCHS, "target-epochs")
+
+
+def load_snapshots(path: Path) -> tuple[torch.Tensor, list[float]]:
+    """A snapshot ensemble's members (M, D) and the cumulative training seconds (M,) when each was taken.
+
+    `path` is OUT/snapshots.pt or the folder OUT of a `train-snapshot` run. The
+    ensemble of the first m snapshots cost seconds[m − 1]; all of them cost
+    seconds[-1], the compute of one net trained for the same epochs."""
+    return _load_weights(path, SNAPSHOTS, "snapshot-ensemble")
+
+
+def _load_weights(path: Path, name: str, kind: str) -> tuple[torch.Tensor, list[float]]:
+    path = Path(path)
+    path = path / name if path.is_dir() else path
+    payload = checkpoint.load(path, kind=kind)
+    target = get_target(payload["target"])
+    thetas, seconds = payload["thetas"], [float(s) for s in payload["seconds"]]
+    if thetas.dim() != 2 or thetas.shape != (len(seconds), target.num_params):
+        raise checkpoint.CheckpointError(f"{path}: weights of shape {tuple(thetas.shape)} do not fit "
+                                         f"{len(seconds)} epochs of {target.name} ({target.num_params} weights)")
+    return thetas, seconds

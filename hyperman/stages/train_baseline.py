@@ -3,7 +3,11 @@
 K runs with seeds 0..K-1 give the single-net baseline (seed 0) and the deep
 ensemble. Writes OUT/baseline.pt (the shared "target" checkpoint: flat θ,
 optimizer, schedule and RNG state, train_seconds) after every epoch, and
-OUT/baseline_summary.json. --resume continues from the last finished epoch."""
+OUT/baseline_summary.json, and OUT/epochs.pt: every epoch's weights (E, D)
+and the cumulative training seconds at the end of each epoch, for ensembles
+of k members after e epochs against their training time (equal compute;
+hyperman.baseline.load_epochs reads it). --resume continues from the last
+finished epoch."""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default=D.target, choices=["mnist_cnn", "cifar_cnn"], help="target network")
     parser.add_argument("--epochs", type=int, default=D.epochs, help="passes over the training split")
     parser.add_argument("--batch-size", type=int, default=D.batch_size, help="images per step")
-    parser.add_argument("--lr", type=float, default=D.lr, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--lr", type=float, default=D.lr, help="peak learning rate of the schedule")
     parser.add_argument("--seed", type=int, default=D.seed, help="seed of init and data order")
     parser.add_argument("--augment-shift", type=pixels, default=D.augment_shift, metavar="PIXELS",
                         help="translate every training image by a random offset of up to PIXELS (0: off)")
@@ -34,13 +38,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/baseline.pt if it exists")
 
 
-def run(args: argparse.Namespace) -> int:
-    config = BaselineConfig(args.target, args.epochs, args.batch_size, args.lr, args.seed, args.limit_train,
-                            args.augment_shift)
+def config_from_args(args: argparse.Namespace, snapshot_cycles: int = 0) -> BaselineConfig:
+    return BaselineConfig(args.target, args.epochs, args.batch_size, args.lr, args.seed, args.limit_train,
+                          args.augment_shift, snapshot_cycles)
+
+
+def train_or_explain(stage: str, args: argparse.Namespace, config: BaselineConfig) -> dict | None:
+    """Train; on bad input print one clear line (no traceback) and return None."""
     try:
-        summary = train_baseline(config, args.data, args.out, args.device, args.resume)
+        return train_baseline(config, args.data, args.out, args.device, args.resume)
     except (CheckpointError, DataError, ValueError, RuntimeError) as error:
-        print(f"hyperman train-baseline: error: {error}", file=sys.stderr)
+        print(f"hyperman {stage}: error: {error}", file=sys.stderr)
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = train_or_explain("train-baseline", args, config_from_args(args))
+    if summary is None:
         return 1
     print(f"baseline seed {args.seed}: val acc {summary['val_acc']:.4f} in {summary['train_seconds']:.0f} s",
           file=sys.stderr)
