@@ -11,8 +11,8 @@ OUT/epochs.pt as well, so that ensembles of k members after e epochs can be
 scored against their training cost (the equal-compute curve) without
 training again. With ``snapshot_cycles`` = M the one-cycle schedule becomes
 Huang et al.'s (2017) cyclic cosine schedule with M restarts: the nets at the
-ends of the cycles (rows of epochs.pt) are a snapshot ensemble at the
-compute of one net (hyperman.snapshot).
+ends of the cycles are a snapshot ensemble at the compute of one net
+(OUT/snapshots.pt, `load_snapshots`; `hyperman train-snapshot`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint
+from . import checkpoint, metrics
 from .data import load_dataset
 from .augment import random_shift
 from .device import resolve_device, to_device
@@ -67,6 +67,18 @@ def accuracy(target: Target, theta: torch.Tensor, x: torch.Tensor, y: torch.Tens
     correct = sum((target.forward(theta[None], x[i:i + batch], method)[0].argmax(-1) == y[i:i + batch]).sum().item()
                   for i in range(0, len(x), batch))
     return correct / len(x)
+
+
+@torch.no_grad()
+def ensemble_scores(target: Target, thetas: torch.Tensor, x: torch.Tensor, y: torch.Tensor, batch: int = 2000) -> dict:
+    """Accuracy and NLL of the mean-probability ensemble of thetas (M, D), and its mean member accuracy:
+    the validation figures by which the number of snapshot cycles (and the learning rate) are chosen."""
+    method = resolve_forward("auto", thetas.device)
+    probs = torch.cat([target.forward(thetas, x[i:i + batch], method).float().softmax(-1).cpu()
+                       for i in range(0, len(x), batch)], dim=1)
+    mean, y = probs.double().mean(0), y.cpu()
+    return {"accuracy": float(metrics.accuracy(mean, y)), "nll": float(metrics.nll(mean, y)),
+            "member_accuracy_mean": float(metrics.accuracy(probs, y).mean())}
 
 
 def check_config(config: BaselineConfig) -> None:
@@ -182,6 +194,8 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
                    "val_acc": accuracy(target, theta.detach(), vx, vy), "history": record["history"]}
         if config.snapshot_cycles:
             summary["snapshot_epochs"] = _save_snapshots(out, target, config, record)
+            snapshots = torch.stack([record["thetas"][e - 1] for e in summary["snapshot_epochs"]]).to(device)
+            summary["snapshot_ensemble_val"] = ensemble_scores(target, snapshots, vx, vy)
         write_json_atomic(out / SUMMARY, summary)
         return summary
 

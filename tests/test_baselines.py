@@ -1,14 +1,16 @@
 """Baselines for issue 12: per-epoch checkpoints, the snapshot ensemble and the noise ensemble."""
 
 import csv
+import json
 
 import pytest
 import torch
 
 from hyperman import baseline, checkpoint, cli
 from hyperman.baseline import BaselineConfig, load_epochs, load_snapshots, load_target_net, train_baseline
-from hyperman.noise_ensemble import NoiseConfig, layer_rms, load_noise_ensemble, perturb, score_alphas
+from hyperman.data import load_dataset
 from hyperman.evaluation import Forward
+from hyperman.noise_ensemble import NoiseConfig, layer_rms, load_noise_ensemble, perturb, score_alphas
 from hyperman.targets import get_target
 
 from conftest import MNIST
@@ -72,6 +74,11 @@ def test_train_snapshot_keeps_the_net_at_the_end_of_every_cycle(tmp_path):
     snapshots, seconds = load_snapshots(out)
     thetas, epoch_seconds = load_epochs(out)
     assert torch.equal(snapshots, thetas) and seconds == epoch_seconds  # 1 epoch per cycle: every epoch is one
+    scores = json.loads((out / baseline.SUMMARY).read_text())["snapshot_ensemble_val"]
+    data = load_dataset(MNIST, limit_train=256)  # the validation images the stage saw
+    probs = Forward(TARGET, "loop", torch.device("cpu")).probs(snapshots, torch.from_numpy(data.val_x))
+    expected = -torch.log(probs.double().mean(0)[torch.arange(len(data.val_y)), torch.from_numpy(data.val_y)]).mean()
+    assert scores["nll"] == pytest.approx(float(expected), rel=1e-5)
 
 
 def test_bad_snapshot_cycles_are_refused_before_anything_is_written(tmp_path, capsys):
