@@ -239,3 +239,14 @@ def _load_weights(path: Path, name: str, kind: str) -> tuple[torch.Tensor, list[
         raise checkpoint.CheckpointError(f"{path}: weights of shape {tuple(thetas.shape)} do not fit "
                                          f"{len(seconds)} epochs of {target.name} ({target.num_params} weights)")
     return thetas, seconds
+
+
+def ensemble_at(records: list[tuple[torch.Tensor, list[float]]], members: int, epoch: int) -> tuple[torch.Tensor, float]:
+    """A deep ensemble read off per-epoch records (`load_epochs` of each seed): its first `members` nets
+    after `epoch` epochs (members, D), and what they cost: the sum of their training seconds up to that
+    epoch (members are trained one after another on one device), the x axis of the equal-compute curve."""
+    if not 1 <= members <= len(records) or not all(1 <= epoch <= len(seconds) for _, seconds in records[:members]):
+        raise ValueError(f"asked for {members} members after {epoch} epochs, but there are {len(records)} runs of "
+                         f"{[len(seconds) for _, seconds in records]} epochs")
+    thetas = torch.stack([weights[epoch - 1] for weights, _ in records[:members]])
+    return thetas, sum(seconds[epoch - 1] for _, seconds in records[:members])

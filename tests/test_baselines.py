@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hyperman import baseline, checkpoint, cli
-from hyperman.baseline import BaselineConfig, load_epochs, load_snapshots, load_target_net, train_baseline
+from hyperman.baseline import BaselineConfig, ensemble_at, load_epochs, load_snapshots, load_target_net, train_baseline
 from hyperman.data import load_dataset
 from hyperman.evaluation import Forward
 from hyperman.noise_ensemble import NoiseConfig, layer_rms, load_noise_ensemble, perturb, score_alphas
@@ -33,6 +33,15 @@ def test_every_epoch_is_kept_with_its_cumulative_seconds(trained):
     _, last, payload = load_target_net(trained / baseline.CHECKPOINT)
     assert thetas.shape == (2, TARGET.num_params) and not torch.equal(thetas[0], thetas[1])
     assert torch.equal(thetas[-1], last) and seconds[-1] == payload["train_seconds"] and 0 < seconds[0] < seconds[1]
+
+
+def test_an_ensemble_after_e_epochs_costs_the_sum_of_its_members_seconds():
+    records = [(torch.full((3, 2), float(seed)) + torch.arange(3.0)[:, None], [1.0 + seed, 2.0 + seed, 3.0 + seed])
+               for seed in range(3)]
+    thetas, seconds = ensemble_at(records, members=2, epoch=2)
+    assert thetas.tolist() == [[1.0, 1.0], [2.0, 2.0]] and seconds == 2.0 + 3.0
+    with pytest.raises(ValueError, match="asked for 4 members after 1 epochs, but there are 3 runs of"):
+        ensemble_at(records, members=4, epoch=1)
 
 
 def test_a_crash_between_the_two_saves_resumes_to_the_same_record(trained, tmp_path, monkeypatch):
