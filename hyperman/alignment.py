@@ -112,15 +112,20 @@ def l1_distance(target: Target, a: torch.Tensor, b: torch.Tensor, gauge: bool = 
 
 
 def align(target: Target, reference: torch.Tensor, theta: torch.Tensor, gauge: bool = True,
-          max_passes: int = 100, seed: int = 0) -> Alignment:
+          match_in_gauge: bool | None = None, max_passes: int = 100, seed: int = 0) -> Alignment:
     """Permute θ's hidden units to match the reference (Git Re-Basin weight matching); same function.
 
-    With `gauge`, the matching and both distances use gauge-fixed weights
-    (scale and output-shift symmetries removed too); the returned θ is the
-    raw θ permuted, so it computes exactly what θ computes."""
-    fixed_ref = gauge_fix(target, reference.detach().double().cpu()[None])[0] if gauge else reference
-    fixed = gauge_fix(target, theta.detach().double().cpu()[None])[0] if gauge else theta
-    perms, passes = weight_matching(target, fixed_ref, fixed, max_passes, seed)
+    `gauge`: both distances use gauge-fixed weights (scale and output-shift
+    symmetries removed too). `match_in_gauge` (default: the same as `gauge`):
+    the matching also compares gauge-fixed weights, which makes it blind to
+    each unit's scale (generated nets may rescale units freely); False matches
+    raw weights, as Ainsworth et al. do. The returned θ is the raw θ permuted,
+    so it computes exactly what θ computes."""
+    match_in_gauge = gauge if match_in_gauge is None else match_in_gauge
+    ref_match, theta_match = reference.detach().double().cpu(), theta.detach().double().cpu()
+    if match_in_gauge:
+        ref_match, theta_match = gauge_fix(target, torch.stack([ref_match, theta_match]))
+    perms, passes = weight_matching(target, ref_match, theta_match, max_passes, seed)
     aligned = permute_units(target, theta.detach()[None], [p.to(theta.device) for p in perms])[0]
     return Alignment(aligned, perms, float(l1_distance(target, reference, theta, gauge)),
                      float(l1_distance(target, reference, aligned, gauge)), passes)
@@ -130,10 +135,12 @@ def align_for_path(target: Target, theta_a: torch.Tensor, theta_b: torch.Tensor)
     """The two ends of a direct path between independently trained nets, b's units matched to a's.
 
     Without this, the straight line joins units that do different jobs and a
-    permutation mismatch looks like a loss barrier. Returns (θ_a, permuted θ_b),
-    raw weights; evaluation.direct_path gauge-fixes both ends, which commutes
-    with the permutation, so the path runs between matched, gauge-fixed nets."""
-    return theta_a, align(target, theta_a, theta_b, gauge=True).theta
+    permutation mismatch looks like a loss barrier. Matching uses raw weights
+    (Ainsworth et al.): on two independently trained MNIST nets (10k images,
+    2 epochs, 87-88 % test accuracy) the midpoint of the raw straight line rose
+    from 39 % (unaligned) to 59 % (raw matching), against 40 % with matching
+    of gauge-fixed weights. Returns (θ_a, permuted θ_b), raw weights."""
+    return theta_a, align(target, theta_a, theta_b, gauge=True, match_in_gauge=False).theta
 
 
 def _disagreement(predictions: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -150,7 +157,8 @@ def alignment_control(target: Target, reference: torch.Tensor, thetas: torch.Ten
     alignment does not change them). Also the nearest-neighbour L1 within the
     set before and after aligning every net to the reference, so that it can
     be compared with another set of the same size aligned the same way."""
-    if thetas.dim() != 2 or predictions.shape[0] != thetas.shape[0] or predictions.shape[-1] != len(reference_predictions):
+    if (thetas.dim() != 2 or predictions.shape[0] != thetas.shape[0]
+            or predictions.shape[-1] != len(reference_predictions)):
         raise ValueError(f"alignment_control needs θ (P, D), predictions (P, T) and reference predictions (T,); got "
                          f"{tuple(thetas.shape)}, {tuple(predictions.shape)}, {tuple(reference_predictions.shape)}")
     alignments = [align(target, reference, theta, gauge) for theta in thetas]

@@ -89,8 +89,8 @@ def check_config(config: BaselineConfig) -> None:
     if not config.lr > 0:
         problems.append(f"--lr must be positive, got {config.lr}")
     if config.snapshot_cycles > 0 and config.epochs % config.snapshot_cycles:
-        problems.append(f"--epochs {config.epochs} is not a multiple of --snapshot-cycles {config.snapshot_cycles} (every "
-                        "snapshot ends a whole epoch); choose epochs = cycles × epochs per cycle")
+        problems.append(f"--epochs {config.epochs} is not a multiple of --snapshot-cycles {config.snapshot_cycles} "
+                        "(every snapshot ends a whole epoch); choose epochs = cycles × epochs per cycle")
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -241,7 +241,8 @@ def _load_weights(path: Path, name: str, kind: str) -> tuple[torch.Tensor, list[
     return thetas, seconds
 
 
-def ensemble_at(records: list[tuple[torch.Tensor, list[float]]], members: int, epoch: int) -> tuple[torch.Tensor, float]:
+def ensemble_at(records: list[tuple[torch.Tensor, list[float]]], members: int,
+                epoch: int) -> tuple[torch.Tensor, float]:
     """A deep ensemble read off per-epoch records (`load_epochs` of each seed): its first `members` nets
     after `epoch` epochs (members, D), and what they cost: the sum of their training seconds up to that
     epoch (members are trained one after another on one device), the x axis of the equal-compute curve."""

@@ -102,7 +102,8 @@ def test_random_direction_control_counts_changed_predictions():
     predictions = forward.probs(thetas, x).argmax(-1)
     fixed = gauge_fix(TARGET, thetas.double())
     nearest = torch.cdist(fixed, fixed, p=1.0).fill_diagonal_(float("inf"))[2].argmin()
-    assert result["neighbour_changed"][2] == pytest.approx(float((predictions[nearest] != predictions[2]).double().mean()))
+    expected = float((predictions[nearest] != predictions[2]).double().mean())
+    assert result["neighbour_changed"][2] == pytest.approx(expected)
     assert result["random_changed"][2] > 0  # a full-size random step moves a random net's predictions
 
 

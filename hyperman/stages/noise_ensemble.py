@@ -28,7 +28,8 @@ D = NoiseConfig()
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", required=True, type=Path,
                         help="the trained net to perturb (baseline.pt of hyperman train-baseline)")
-    parser.add_argument("--data", required=True, type=Path, help="prepared dataset; α is chosen on its validation split")
+    parser.add_argument("--data", required=True, type=Path,
+                        help="prepared dataset; α is chosen on its validation split")
     parser.add_argument("--out", required=True, type=Path, help="output folder (replaced as a whole)")
     parser.add_argument("--members", type=int, default=D.members, help="perturbed nets K in the ensemble")
     parser.add_argument("--alphas", type=float, nargs="+", default=D.alphas, metavar="ALPHA",
