@@ -19,6 +19,8 @@ STAGES = {
     "prepare": ("hyperman.stages.prepare", "download/verify a dataset (MNIST, Fashion-MNIST, CIFAR-10)"),
     "train": ("hyperman.stages.train", "train the hypernetwork (loss = λ·CE − entropy)"),
     "train-baseline": ("hyperman.stages.train_baseline", "train one target net conventionally (baselines)"),
+    "train-snapshot": ("hyperman.stages.train_snapshot", "snapshot ensemble: cyclic learning rate, one net's cost"),
+    "noise-ensemble": ("hyperman.stages.noise_ensemble", "Gaussian perturbations of one net, α chosen on validation"),
     "sample": ("hyperman.stages.sample", "draw N nets from a trained hypernetwork (latents + checkpoint sha256)"),
     "evaluate": ("hyperman.stages.evaluate", "evaluate sampled nets vs baselines: ensembles, diversity, paths, OOD, FGSM"),
     "distill": ("hyperman.stages.distill", "distil the hypernetwork ensemble into one target-sized net"),
