@@ -47,15 +47,15 @@ class BaselineConfig:
     of train-baseline's and train-snapshot's flags (hyperman.settings). Defaults agree with params.yaml."""
 
     target: str = setting("mnist_cnn", "target network", choices=TARGETS, param=False)
-    epochs: int = setting(5, "passes over the training split")
+    epochs: int = setting(10, "passes over the training split")
     batch_size: int = setting(128, "images per step")
     lr: float = setting(0.003, "peak learning rate of the schedule")
     seed: int = setting(0, "seed of init and data order", param=False)
     limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False)
-    augment_shift: int = setting(0, "translate every training image by a random offset of up to PIXELS (0: off)",
+    augment_shift: int = setting(2, "translate every training image by a random offset of up to PIXELS (0: off)",
                                  arg_type=pixels, metavar="PIXELS")
     snapshot_cycles: int = setting(0, "learning-rate cycles = snapshot-ensemble members (0: one-cycle schedule, one "
-                                      "net); --epochs must be a multiple of it", param=False, metavar="M")
+                                      "net); --epochs must be a multiple of it", metavar="M")
 
 
 def load_target_net(path: Path, device: torch.device | str = "cpu") -> tuple[Target, torch.Tensor, dict]:

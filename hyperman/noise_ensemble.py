@@ -36,7 +36,7 @@ from .targets import Target
 MEMBERS = "noise_ensemble.pt"
 TABLE = "noise_validation.csv"
 SUMMARY = "noise_summary.json"
-DEFAULT_ALPHAS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+DEFAULT_ALPHAS = (0.01, 0.02, 0.05, 0.1)
 
 
 @dataclass

@@ -48,7 +48,7 @@ def generate(model: HyperNetwork, latents: torch.Tensor, chunk: int = 256, gauge
 class SampleConfig:
     """`hyperman sample`'s settings (hyperman.settings); params.yaml's sample section agrees (tested)."""
 
-    num_nets: int = setting(500, "number of nets to draw")
+    num_nets: int = setting(200, "number of nets to draw")
     seed: int = setting(1, "seed of the latent draw")
     chunk: int = setting(250, "nets generated per forward pass of G")
 

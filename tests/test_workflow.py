@@ -130,10 +130,11 @@ def test_bad_params_stop_snakemake_with_the_key(tmp_path):
     assert "train.steps: bad value -5" in result.stdout + result.stderr
 
 
-CLI_NAME = {"train_baseline": "train-baseline"}
+CLI_NAME = {"train_baseline": "train-baseline", "train_snapshot": "train-snapshot", "noise_ensemble": "noise-ensemble"}
 
 
-@pytest.mark.parametrize("kind", ["prepare", "train", "train_baseline", "sample", "evaluate", "distill", "report"])
+@pytest.mark.parametrize("kind", ["prepare", "train", "train_baseline", "train_snapshot", "noise_ensemble", "sample",
+                                  "evaluate", "distill", "report"])
 def test_every_module_a_stage_loads_is_one_of_its_code_inputs(kind):
     """The computed dependencies against what Python really imports for `hyperman <stage>`."""
     probe = ("import json, sys\nfrom hyperman import cli\n"

@@ -34,8 +34,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from hyperman import outputs, settings  # noqa: E402
+from hyperman.baseline import BaselineConfig  # noqa: E402
 from hyperman.distillation import DistillConfig  # noqa: E402
 from hyperman.evaluation import EvalConfig  # noqa: E402
+from hyperman.noise_ensemble import NoiseConfig  # noqa: E402
 from hyperman.sampling import SampleConfig  # noqa: E402
 from hyperman.training import TrainConfig  # noqa: E402
 
@@ -55,9 +57,7 @@ def _module_file(module: str) -> Path | None:
 
 def _imports(path: Path) -> set[str]:
     """Every hyperman module `path` imports, at the top or inside a function (lazy imports count too)."""
-    package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-    if path.name != "__init__.py":
-        package = package.rsplit(".", 1)[0]
+    package = ".".join(path.relative_to(ROOT).parent.parts)  # what `from . import` is relative to
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -120,26 +120,18 @@ class Stage:
         return [path for paths in self.inputs.values() for path in paths]
 
 
-def _flags(config: dict, section: str, mapping: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
-    """(argv flags, params keys) for the keys of `section` present in config."""
-    argv, keys = [], []
-    for key, flag in mapping:
-        if key not in config.get(section, {}):
-            continue
-        value = config[section][key]
-        keys.append(f"{section}.{key}")
-        if isinstance(value, list):
-            argv += [flag, *map(str, value)]
-        elif isinstance(value, bool):
-            argv += [flag, "true" if value else "false"]
-        else:
-            argv += [flag, str(value)]
-    return argv, keys
-
-
-BASELINE_FLAGS = [("epochs", "--epochs"), ("batch_size", "--batch-size"), ("lr", "--lr"),
-                  ("augment_shift", "--augment-shift"), ("device", "--device")]
 EVALUATE_TABLES = list(outputs.TABLES)  # every table: the pipeline always gives --ood-data
+
+
+# baselines that run when their params.yaml section is there: stage kind → section
+OPTIONAL_BASELINES = {"train_snapshot": "snapshot", "noise_ensemble": "noise"}
+SNAPSHOT_DIR = "results/baselines/snapshot"
+NOISE_DIR = "results/baselines/noise"
+
+
+def _without(section: dict, *keys: str) -> dict:
+    """A params section less the keys the pipeline itself uses (e.g. baseline.seeds)."""
+    return {k: v for k, v in section.items() if k not in keys}
 
 
 def data_dir(dataset: str) -> str:
@@ -204,13 +196,32 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                      {"hypernet": f"{base}/hypernet/"}, keys + data_keys, stage_code("train"), gpu=True)
 
     if kind == "train_baseline":
-        flags, keys = _flags(config, "baseline", BASELINE_FLAGS)
+        flags, keys = settings.to_argv(BaselineConfig, _without(config["baseline"], "seeds"), "baseline",
+                                       passthrough=["device"])
         out = f"results/baselines/seed{seed}"
         argv = ["hyperman", "train-baseline", "--data", data, "--out", out, "--seed", str(seed),
                 "--target", config["train"].get("target", "mnist_cnn")] + flags + limits_train
         return Stage(f"train_baseline_seed{seed}", "train_baseline", argv, {"data": [data + "/"]},
                      {"baseline": out + "/"}, keys + ["train.target"] + data_keys, stage_code("train_baseline"),
                      gpu=True)
+
+    if kind == "train_snapshot":  # the same training as one baseline net, with a cyclic schedule: M snapshots
+        flags, keys = settings.to_argv(BaselineConfig, _without(config["baseline"], "seeds"), "baseline",
+                                       passthrough=["device"])
+        more, more_keys = settings.to_argv(BaselineConfig, _without(config["snapshot"], "seed"), "snapshot")
+        argv = ["hyperman", "train-snapshot", "--data", data, "--out", SNAPSHOT_DIR, "--seed",
+                str(config["snapshot"]["seed"]), "--target", config["train"].get("target", "mnist_cnn")]
+        return Stage("train_snapshot", "train_snapshot", argv + flags + more + limits_train, {"data": [data + "/"]},
+                     {"snapshot": SNAPSHOT_DIR + "/"}, keys + more_keys + ["snapshot.seed", "train.target"] + data_keys,
+                     stage_code("train_snapshot"), gpu=True)
+
+    if kind == "noise_ensemble":  # Gaussian perturbations of the single net (baseline seed 0)
+        flags, keys = settings.to_argv(NoiseConfig, config["noise"], "noise", passthrough=["device"])
+        argv = ["hyperman", "noise-ensemble", "--baseline", f"{baseline_dirs[0]}/baseline.pt", "--data", data,
+                "--out", NOISE_DIR] + flags
+        return Stage("noise_ensemble", "noise_ensemble", argv, {"baseline": [baseline_dirs[0] + "/"],
+                                                                 "data": [data + "/"]},
+                     {"noise": NOISE_DIR + "/"}, keys, stage_code("noise_ensemble"), gpu=True)
 
     if kind == "sample":
         flags, keys = settings.to_argv(SampleConfig, config["sample"], "sample")
@@ -270,6 +281,7 @@ def all_stages(config: dict) -> list[Stage]:
     datasets = list(dict.fromkeys([data_cfg["dataset"], data_cfg["ood_dataset"]]))
     stages = [stage(config, "prepare", dataset=d) for d in datasets]
     stages += [stage(config, "train_baseline", seed=s) for s in config["baseline"]["seeds"]]
+    stages += [stage(config, kind) for kind, section in OPTIONAL_BASELINES.items() if section in config]
     for run in ["main"] + sweep_runs(config):
         stages += [stage(config, kind, run) for kind in ("train", "sample", "evaluate")]
     stages += [stage(config, "distill"), stage(config, "report")]

@@ -36,3 +36,43 @@ rule train_baseline:
         gpu=gpus("baseline"),
     shell:
         "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
+
+
+rule train_snapshot:
+    """A snapshot ensemble (cyclic learning rate) at the compute of one baseline net."""
+    input:
+        unpack(inputs_of("train_snapshot")),
+        code=pipeline.stage_code("train_snapshot"),
+    output:
+        directory(pipeline.SNAPSHOT_DIR),
+    params:
+        cmd=command_of("train_snapshot"),
+    log:
+        "logs/baselines/snapshot.log",
+    benchmark:
+        "logs/benchmarks/baselines/snapshot.tsv"
+    threads: 1
+    resources:
+        gpu=gpus("baseline"),
+    shell:
+        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
+
+
+rule noise_ensemble:
+    """Gaussian perturbations of the single net, their scale chosen on the validation split."""
+    input:
+        unpack(inputs_of("noise_ensemble")),
+        code=pipeline.stage_code("noise_ensemble"),
+    output:
+        directory(pipeline.NOISE_DIR),
+    params:
+        cmd=command_of("noise_ensemble"),
+    log:
+        "logs/baselines/noise.log",
+    benchmark:
+        "logs/benchmarks/baselines/noise.tsv"
+    threads: 1
+    resources:
+        gpu=gpus("noise"),
+    shell:
+        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
