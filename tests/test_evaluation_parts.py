@@ -54,7 +54,10 @@ def _reference_sign(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> to
 def test_fgsm_steps_along_the_sign_of_the_ensemble_loss_gradient(nets):
     # three nets of very different confidence: an unweighted sum of the members' gradients points elsewhere
     theta = _nets(nets, 1) * torch.tensor([1.0, 4.0, 0.3])[:nets, None]
-    x, y = _images(7, 2), torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    x = _images(7, 2)
+    # the labels of the most confident net: it is right everywhere and the weights w_m = p_m,y / Σ p_m,y favour it
+    # on every image, whereas a sum over members (or weights normalised over images) lets the wrong nets dominate
+    y = TINY.forward(theta[nets // 2:nets // 2 + 1], x)[0].argmax(-1)
     forward = _Spy(TINY, "loop", CPU)
     forward.images, forward.nets = 3, 2  # several chunks of images and of nets
     eps = 0.1

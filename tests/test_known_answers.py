@@ -17,11 +17,16 @@ from hyperman.targets import get_target
 def test_entropy_with_a_dimension_other_than_the_data_by_hand(distance, log_ball):
     """Five points 2 apart on a line in 7 dimensions, estimated as if on a 3-dimensional manifold (as training
     does with d = dim(z)): every nearest-neighbour distance is 2, so Ĥ = 3·log 2 + log V_3 + ψ(5) − ψ(1), and
-    ψ(5) − ψ(1) is the harmonic number 1 + 1/2 + 1/3 + 1/4."""
+    ψ(5) − ψ(1) is the harmonic number 1 + 1/2 + 1/3 + 1/4. Then unequal distances, and the scaling law."""
     x = torch.zeros(5, 7, dtype=torch.float64)
     x[:, 2] = 2 * torch.arange(5)
     expected = 3 * math.log(2) + log_ball + (1 + 1 / 2 + 1 / 3 + 1 / 4)
     assert kl_entropy(x, dim=3, distance=distance).item() == pytest.approx(expected, abs=1e-5)  # float32 inside
+    # four points at 0, 1, 3, 7: nearest-neighbour distances 1, 1, 2, 4, so mean log ρ = (3/4)·log 2
+    x = torch.zeros(4, 7, dtype=torch.float64)
+    x[:, 2] = torch.tensor([0.0, 1.0, 3.0, 7.0])
+    expected = 3 * 0.75 * math.log(2) + log_ball + (1 + 1 / 2 + 1 / 3)
+    assert kl_entropy(x, dim=3, distance=distance).item() == pytest.approx(expected, abs=1e-5)
     # scaling the samples by c adds dim · log c, whatever the data's own dimension
     g = torch.Generator().manual_seed(0)
     y = torch.randn(50, 40, generator=g, dtype=torch.float64)
