@@ -1,5 +1,5 @@
 """Known answers for the training side: the entropy estimator off the data's dimension and the direction of its
-gradient, and the scale of the weights a fresh hypernetwork generates."""
+gradient, the scale of the weights a fresh hypernetwork generates, and the validation figures of the log."""
 
 import math
 
@@ -8,7 +8,11 @@ import torch
 
 from hyperman.entropy import kl_entropy, nearest_neighbour_distances
 from hyperman.hypernetwork import HyperNetwork
+from hyperman.symmetry import gauge_fix
 from hyperman.targets import get_target
+from hyperman.training import TrainConfig, validate
+
+from test_evaluation_parts import TINY
 
 
 # --------------------------------------------------------------------------- entropy
@@ -67,3 +71,29 @@ def test_fresh_hypernetwork_generates_weights_at_the_he_scale():
         he = math.sqrt(2 / layer.fan_in)
         rms = rows.pow(2).mean().sqrt().item()
         assert rms == pytest.approx(he, rel=0.1), (layer, rms, he)
+
+
+# --------------------------------------------------------------------------- the training log's validation figures
+def test_validation_figures_match_a_direct_computation():
+    """training.validate's member and ensemble accuracies and Ĥ (written to train_log.jsonl every eval_every
+    steps) against the same nets run by hand, on 300 images (two chunks of 256); the labels are the first
+    net's predictions, so its accuracy, the maximum, is exactly 1."""
+    torch.manual_seed(1)
+    model = HyperNetwork(TINY, latent_dim=4, code_dim=3, norm="layer")
+    config = TrainConfig(latent_dim=4, precision="fp32")
+    with torch.no_grad():
+        theta = model.eval()(model.sample_latents(5, generator=torch.Generator().manual_seed(3)))
+    x = 3 * torch.randn(300, *TINY.input_shape, generator=torch.Generator().manual_seed(4))
+    probs = TINY.forward(theta, x).softmax(-1)
+    y = probs[0].argmax(-1)
+    member = (probs.argmax(-1) == y).double().mean(1)
+    assert member.max() == 1.0 and member.min() < 0.8  # the nets differ
+    model.train()
+    result = validate(model, x, y, 5, config, "loop", torch.Generator().manual_seed(3))
+    assert model.training  # validate restores the mode it found
+    assert result["val_acc_max"] == 1.0
+    assert result["val_acc_min"] == pytest.approx(float(member.min()), abs=1e-6)
+    assert result["val_acc_mean"] == pytest.approx(float(member.mean()), abs=1e-6)
+    ensemble = (probs.mean(0).argmax(-1) == y).double().mean()
+    assert result["val_ensemble_acc"] == pytest.approx(float(ensemble), abs=1e-6)
+    assert result["val_entropy"] == pytest.approx(kl_entropy(gauge_fix(TINY, theta), dim=4).item(), abs=1e-4)
