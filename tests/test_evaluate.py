@@ -179,6 +179,10 @@ def test_every_baseline_figure_has_its_known_answer(evaluated, images):
     # the direct path between them: biases (2/3, 1/3) of the way still favour class 1, (1/3, 2/3) class 7
     path = [float(r["accuracy"]) for r in evaluated["paths"] if r["kind"] == "baseline_direct"]
     assert path == pytest.approx([f1, f1, f7, f7], abs=1e-6)
+    summary = result["paths"]["baseline_direct"]
+    assert summary["worst_accuracy"] == pytest.approx(min(f1, f7))
+    assert summary["mean_endpoint_accuracy"] == pytest.approx((f1 + f7) / 2)
+    assert summary["mean_accuracy_drop"] == pytest.approx((f1 + f7) / 2 - min(f1, f7))
     for model, confidence, accuracy in (("single_net", p0[1], f1), ("deep_ensemble_2", mean[7], f7)):
         filled = [r for r in evaluated["reliability"] if r["model"] == model and int(r["count"])]
         assert len(filled) == 1 and int(filled[0]["count"]) == 120  # one bin holds every image
