@@ -17,7 +17,8 @@ from test_evaluation_parts import TINY
 
 # --------------------------------------------------------------------------- entropy
 @pytest.mark.parametrize("distance, log_ball", [("l1", 3 * math.log(2) - math.log(6)),  # 2^d / d!
-                                                ("l2", 1.5 * math.log(math.pi) - math.lgamma(2.5))])  # π^{d/2}/Γ(d/2+1)
+                                                ("l2", 1.5 * math.log(math.pi) - math.lgamma(2.5))],  # π^{d/2}/Γ(d/2+1)
+                         ids=["l1", "l2"])
 def test_entropy_with_a_dimension_other_than_the_data_by_hand(distance, log_ball):
     """Five points 2 apart on a line in 7 dimensions, estimated as if on a 3-dimensional manifold (as training
     does with d = dim(z)): every nearest-neighbour distance is 2, so Ĥ = 3·log 2 + log V_3 + ψ(5) − ψ(1), and
