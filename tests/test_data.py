@@ -11,7 +11,8 @@ import pytest
 import torchvision
 
 from hyperman import cli
-from hyperman.data import OFFICIAL_SHA256, DataError, HashMismatch, load_dataset, prepare, read_idx, sha256_file
+from hyperman.data import (OFFICIAL_SHA256, DataError, HashMismatch, load_dataset, prepare, read_idx, sha256_file,
+                           validation_indices)
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT / "data" / "mnist"
@@ -47,10 +48,26 @@ def test_torchvision_reads_the_layout(real_data):
     assert int(mnist.targets[0]) == int(read_idx(real_data["mnist"] / "MNIST/raw/t10k-labels-idx1-ubyte")[0])
 
 
-def test_split_is_deterministic_and_disjoint(real_data):
-    a, b = load_dataset(real_data["mnist"]), load_dataset(real_data["mnist"])
-    assert np.array_equal(a.val_y, b.val_y) and len(a.train_y) == 55000 and len(a.val_y) == 5000
-    assert a.train_x.dtype == np.float32 and a.train_x.max() <= 1.0 and a.train_x.shape[1:] == (1, 28, 28)
+def test_split_is_recomputed_from_its_seed_and_partitions_the_training_set(real_data):
+    """The validation indices are the first 5,000 of numpy's seed-0 permutation of 60,000 (recomputed here, not
+    re-read), and load_dataset's training and validation images are disjoint and together are the training set."""
+    root = real_data["mnist"]
+    expected = np.sort(np.random.default_rng(0).permutation(60000)[:5000])
+    assert expected[:5].tolist() == [9, 24, 49, 60, 65] and int(expected.sum()) == 149360895  # pinned: no silent change
+    assert validation_indices(60000, 5000, 0) == expected.tolist()
+    assert json.loads((root / "manifest.json").read_text())["validation"]["indices"] == expected.tolist()
+    data = load_dataset(root)
+    raw_x = read_idx(root / "MNIST" / "raw" / "train-images-idx3-ubyte")
+    raw_y = read_idx(root / "MNIST" / "raw" / "train-labels-idx1-ubyte").astype(np.int64)
+    is_val = np.zeros(60000, dtype=bool)
+    is_val[expected] = True
+    assert np.array_equal(data.val_y, raw_y[is_val]) and np.array_equal(data.train_y, raw_y[~is_val])
+    assert np.array_equal(data.val_x[:, 0], raw_x[is_val] / np.float32(255))
+    assert np.array_equal(data.train_x[:, 0], raw_x[~is_val] / np.float32(255))
+    assert data.train_x.dtype == np.float32 and data.train_x.shape[1:] == (1, 28, 28)
+    # disjoint as images too (MNIST's training set holds no exact duplicate image, so none may be shared)
+    train_images = {image.tobytes() for image in data.train_x}
+    assert not any(image.tobytes() in train_images for image in data.val_x)
 
 
 def test_second_run_is_a_no_op(real_data, tmp_path):

@@ -10,6 +10,7 @@ import torch
 from hyperman import checkpoint, cli
 from hyperman.report import FIGURES, ReportConfig, claims, label_from_checkpoint, load_inputs, parse_label
 from hyperman.targets import get_target
+from conftest import PAPER
 from hyperman.training import TrainConfig, train
 
 from conftest import FASHION, MNIST
@@ -32,7 +33,7 @@ def run(tmp_path_factory, stages):
     """The real pipeline at tiny scale: 12 nets, 120 test images, a 1-epoch student on 100 images."""
     root = tmp_path_factory.mktemp("pipeline")
     train(TrainConfig(steps=20, nets_per_step=4, images_per_net=8, eval_every=10, eval_nets=4, limit_train=500,
-                      latent_dim=8, lam=1000.0), MNIST, root / "train", "cpu", log=lambda message: None)
+                      latent_dim=8, **PAPER), MNIST, root / "train", "cpu", log=lambda message: None)
     ckpt = root / "train" / "hypernet.pt"
     target = get_target("mnist_cnn")
     baselines = []
