@@ -25,10 +25,23 @@ TABLES: dict[str, list[str]] = {
     RELIABILITY: ["model", "bin", "bin_lower", "bin_upper", "count", "confidence_mean", "accuracy"],
     OOD_SCORES: ["model", "split", "image", "entropy", "mutual_information"],
 }
-TEXT_COLUMNS = ("method", "kind", "model", "split")  # every other column holds numbers
+# every other column holds numbers (excludes_zero: "True"/"False", as csv writes a bool)
+TEXT_COLUMNS = ("method", "kind", "model", "split", "family", "metric", "excludes_zero")
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
 REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES)  # older evaluations lack them; the report skips their figures
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
+# issue 12's evidence tables; the report draws their figures when they exist (hyperman.report.figures.evidence)
+MODELS_TABLE = "models.csv"
+COMPARISONS = "comparisons.csv"
+EQUAL_COMPUTE = "equal_compute.csv"
+SHIFT = "shift.csv"
+EVIDENCE_TABLES: dict[str, list[str]] = {
+    MODELS_TABLE: ["model", "accuracy", "nll", "ece", "adaptive_ece", "brier", "ood_auroc", "ood_aupr_in",
+                   "ood_aupr_out", "ood_fpr95", "train_seconds", "members"],
+    COMPARISONS: ["model", "metric", "estimate", "low", "high", "excludes_zero"],
+    EQUAL_COMPUTE: ["members", "epochs", "seconds", "accuracy", "nll", "ood_auroc"],
+    SHIFT: ["family", "intensity", "model", "kind", "accuracy", "nll", "ece"],
+}
 DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
 
 # rows of ensemble_curve.csv
