@@ -180,7 +180,7 @@ def test_frontier_places_each_sweep_run_and_baseline_at_its_numbers(frontier, tm
     assert (deep.get_xdata()[0], deep.get_ydata()[0]) == (pytest.approx(98.97), pytest.approx(0.0228))
     single = _line(ood, "baseline:single_net")
     assert (single.get_xdata()[0], single.get_ydata()[0]) == (pytest.approx(99.0), pytest.approx(0.98))
-    assert "(entropy)" in single.get_label()
+    assert "(OOD by entropy)" in single.get_label()
     noise = _line(ood, "baseline:noise_ensemble")  # no member accuracy recorded: a level line
     assert list(noise.get_ydata()) == [0.975, 0.975] and "not recorded" in noise.get_label()
     assert not [line for line in disagreement.lines if line.get_gid() == "baseline:noise_ensemble"]  # not measured

@@ -68,7 +68,7 @@ def fig_equal_compute(plt, inputs: dict):
             _not_measured(ax, ylabel)
         ax.set_xlabel("total training seconds (log scale)")
         ax.set_ylabel(ylabel)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7, loc="best")
     fig.suptitle("Deep ensembles of the first k members after e epochs (numbers: e) against the hypernetwork "
                  "at equal training compute", fontsize=11)
     fig.tight_layout()

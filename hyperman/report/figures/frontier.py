@@ -83,7 +83,7 @@ def _draw_baselines(ax, baselines: list[dict], key: str, scale: float) -> None:
     for b in baselines:
         if not finite(b[key]):
             continue
-        name = pretty(b["name"]) + (" (entropy)" if key == "ood_auroc" and b["score"] == "entropy" else "")
+        name = pretty(b["name"]) + (" (OOD by entropy)" if b["score"] == "entropy" else "")  # one label per model
         if finite(b["member_accuracy"]):
             ax.plot([100 * b["member_accuracy"]], [scale * b[key]], marker=model_marker(b["name"]), ms=9, ls="none",
                     color=model_color(b["name"]), mec="black", label=name, gid=f"baseline:{b['name']}")
