@@ -192,6 +192,10 @@ def test_frontier_points_read_the_newest_keys_first(frontier):
     assert [p["label"] for p in points] == ["λ=30000", "λ=10000, β=1000", "λ=1000"]
     assert [p["nll"] for p in points] == [0.026, 0.0298, 0.04]
     assert [p["beta"] for p in points] == [None, 1000.0, None]
+    frontier["sweep"][2]["seed"] = 1  # several seeds: each label names its run's seed
+    assert [p["label"] for p in sweep_points(frontier["sweep"])] == ["λ=30000, seed 0", "λ=10000, β=1000, seed 0",
+                                                                    "λ=1000, seed 1"]
+    assert sweep_points([{**frontier["sweep"][0], "lambda": math.inf}])[0]["label"] == "no diversity"
     names = [b["name"] for b in baseline_points(frontier["metrics"])]
     assert names == ["deep_ensemble", "single_net", "noise_ensemble"]  # hypernet_* are not baselines
     older = baseline_points({"deep_ensemble": {"nll": 0.02, "members": {"accuracy_mean": 0.98}},
@@ -218,3 +222,22 @@ def test_sweep_labels_carry_the_function_space_weight():
     assert parse_label("lambda=1e4,function_weight=1000") == {"lambda": 1e4, "beta": 1000.0, "seed": 0}
     with pytest.raises(ReportError, match="beta"):
         parse_label("lambda=1e4,beta=-1")
+
+
+def test_lambda_figure_draws_one_line_per_function_space_weight(tmp_path):
+    def run(lam, seed, member, beta=None):
+        return {"folder": "x", "lambda": lam, "seed": seed, "member_accuracy": member, "ensemble_gain": 0.001,
+                "disagreement": 0.01, **({} if beta is None else {"beta": beta})}
+    sweep = [run(1e3, 0, 0.97), run(1e4, 0, 0.98), run(1e3, 0, 0.96, 300.0), run(1e3, 1, 0.95, 300.0),
+             run(1e4, 0, 0.975, 300.0), run(math.inf, 0, 0.99)]
+    member_axes = _draw("lambda_tradeoff", _inputs(sweep=sweep), tmp_path)[0]
+    lines = {c.get_label(): c.lines[0] for c in member_axes.containers}  # errorbar's data line (object arrays)
+    data = {label: (np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float))
+            for label, line in lines.items()}
+    assert set(lines) == {"λ·CE − Ĥ (mean ± std over seeds)", "λ·CE − Ĥ − β·Ĥ_function, β = 300",
+                          "λ = ∞ (no diversity term)"}
+    x, y = data["λ·CE − Ĥ − β·Ĥ_function, β = 300"]
+    np.testing.assert_allclose(x, [1e3, 1e4])
+    np.testing.assert_allclose(y, [95.5, 97.5])  # mean over the two seeds at λ = 1000
+    np.testing.assert_allclose(data["λ·CE − Ĥ (mean ± std over seeds)"][1], [97.0, 98.0])
+    np.testing.assert_allclose(data["λ = ∞ (no diversity term)"][0], [1e5])

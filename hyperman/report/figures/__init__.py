@@ -77,8 +77,9 @@ FIGURES = [
      "seed), so they understate the full uncertainty."),
     ("lambda_tradeoff", fig_lambda, True, "sweep", "The λ trade-off",
      "Mean member accuracy, ensemble gain and prediction disagreement against λ (log x; mean ± std over seeds), "
-     "with the no-diversity run (λ = ∞) at the right end: smaller λ weights diversity more, which should raise "
-     "disagreement and gain at some cost in member accuracy."),
+     "with the no-diversity run (λ = ∞) at the right end, one line per weight β of the function-space entropy "
+     "where the sweep varies it: smaller λ weights diversity more, which should raise disagreement and gain at "
+     "some cost in member accuracy."),
     ("frontier", fig_frontier, True, "sweep", "The accuracy–diversity frontier",
      "Mean member accuracy (x) against the members' pairwise disagreement, the ensemble's NLL and its OOD AUROC "
      "by mutual information (panels), one circle per sweep run labelled with its λ (and β, the weight of the "

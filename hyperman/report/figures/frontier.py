@@ -61,21 +61,21 @@ def baseline_points(m: dict) -> list[dict]:
     return [p for p in points if any(finite(p[k]) for k, *_ in FRONTIER_PANELS)]
 
 
-def run_label(run: dict) -> str:
-    """'λ=3e+04' or 'λ=1e+04, β=1000' (β only when the run has a function-space weight), 'no diversity'."""
-    if not math.isfinite(run["lambda"]):
-        return "no diversity"
-    return f"λ={run['lambda']:g}" + (f", β={run['beta']:g}" if "beta" in run else "")
+def run_label(run: dict, seed: bool = False) -> str:
+    """'λ=30000' or 'λ=10000, β=1000' (β only when the run has a function-space weight), 'no diversity';
+    ', seed 1' appended when asked (a sweep over several seeds)."""
+    text = f"λ={run['lambda']:g}" if math.isfinite(run["lambda"]) else "no diversity"
+    return text + (f", β={run['beta']:g}" if "beta" in run else "") + (f", seed {run['seed']}" if seed else "")
 
 
 def sweep_points(runs: list[dict]) -> list[dict]:
     """One point per sweep run: its label, β (None without the function-space term) and its numbers."""
-    points = []
+    points, seeds = [], len({run["seed"] for run in runs}) > 1
     for run in runs:
         point = hypernet_point(run["metrics"]) if "metrics" in run else {"nll": None, "ood_auroc": None}
         for key in ("member_accuracy", "disagreement"):  # every sweep entry has them (SWEEP_KEYS)
             point[key] = point.get(key) if point.get(key) is not None else run[key]
-        points.append({**point, "label": run_label(run), "beta": run.get("beta")})
+        points.append({**point, "label": run_label(run, seeds), "beta": run.get("beta")})
     return points
 
 
@@ -106,12 +106,12 @@ def fig_frontier(plt, inputs: dict):
             color = shades.get(p["beta"], COLORS["hyper"])
             ax.plot([100 * p["member_accuracy"]], [scale * p[key]], marker="o", ms=6, ls="none", color=color,
                     label="sweep run (λ only)" if p["beta"] is None else f"sweep run, β = {p['beta']:g}",
-                    gid=f"sweep:{p['label']}")
+                    gid=f"sweep:{p['label']}", zorder=3)
             ax.annotate(p["label"], (100 * p["member_accuracy"], scale * p[key]), xytext=(3, 3),
                         textcoords="offset points", fontsize=6.5)
         if finite(main[key]) and finite(main["member_accuracy"]):
             ax.plot([100 * main["member_accuracy"]], [scale * main[key]], marker="*", ms=13, ls="none",
-                    color=COLORS["hyper"], mfc="white", mew=1.5, label="hypernetwork (main run)", gid="main")
+                    color=COLORS["hyper"], mfc="white", mew=1.5, label="hypernetwork (main run)", gid="main", zorder=2)
         _draw_baselines(ax, baselines, key, scale)
         if not shown:
             ax.text(0.5, 0.5, "no sweep run\nmeasured this", transform=ax.transAxes, ha="center", va="center",
