@@ -55,8 +55,8 @@ FIGURES = [
      "for the votes of the hypernet and deep ensembles: a lower curve is more robust."),
     ("equal_compute", fig_equal_compute, True, "equal_compute", "The deep ensemble at equal compute",
      "Test accuracy, NLL and OOD AUROC (mutual information) of deep ensembles of the first k members (one line "
-     "per k, darker = more members) after e epochs each (points; the numbers on the largest ensemble's line are "
-     "e), against their summed training seconds (log x), measured in the same run from the per-epoch "
+     "per k, darker = more members) after e epochs each (points; some are marked e=… on the largest ensemble's "
+     "line), against their summed training seconds (log x), measured in the same run from the per-epoch "
      "checkpoints; the star is the hypernetwork ensemble at its own training seconds (dotted line). Read it "
      "vertically: at the star's seconds, a curve above it (below it for NLL) buys more with the same compute. "
      "It shows one run on one machine (seconds are wall time, not FLOPs) and no intervals: whether a gap is "

@@ -55,9 +55,10 @@ def fig_equal_compute(plt, inputs: dict):
             epochs, seconds, y = (np.array(c, dtype=float) for c in zip(*pts))
             ax.plot(seconds, scale * y, marker="o", ms=3.5, lw=1.4, color=color,
                     label=f"deep ensemble, k = {k} member{'s' if k > 1 else ''}", gid=f"deep:{k}")
-            if k == ks[-1]:  # the epochs once, on the largest ensemble's line
-                for e, s, v in zip(epochs, seconds, scale * y):
-                    ax.annotate(f"{e:g}", (s, v), xytext=(2, 3), textcoords="offset points", fontsize=6)
+            if k == ks[-1]:  # the epochs once, on the largest ensemble's line, at most 6 of them
+                for i in np.unique(np.linspace(0, len(epochs) - 1, min(6, len(epochs))).round().astype(int)):
+                    ax.annotate(f"e={epochs[i]:g}", (seconds[i], scale * y[i]), xytext=(2, 3),
+                                textcoords="offset points", fontsize=6)
         if finite(hyper.get(key)) and finite(hyper.get("seconds")):
             ax.axvline(hyper["seconds"], color=COLORS["hyper"], ls=":", lw=1)
             ax.plot([hyper["seconds"]], [scale * hyper[key]], marker="*", ms=15, ls="none", color=COLORS["hyper"],
@@ -69,7 +70,7 @@ def fig_equal_compute(plt, inputs: dict):
         ax.set_xlabel("total training seconds (log scale)")
         ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=7, loc="best")
-    fig.suptitle("Deep ensembles of the first k members after e epochs (numbers: e) against the hypernetwork "
+    fig.suptitle("Deep ensembles of the first k members after e epochs each, against the hypernetwork "
                  "at equal training compute", fontsize=11)
     fig.tight_layout()
     return fig
@@ -124,6 +125,8 @@ def excludes_zero(row: dict) -> bool:
 
 def fig_models_comparison(plt, inputs: dict):
     """Forest plot: hypernetwork ensemble minus each model, per metric, with its 95 % bootstrap interval."""
+    from matplotlib.ticker import MaxNLocator  # late, as pyplot (style.plt_agg): `hyperman --help` stays fast
+
     rows = inputs["tables"][outputs.COMPARISONS]
     present = list(dict.fromkeys(r["metric"] for r in rows))
     order = [m for m in FOREST_METRICS if m in present] + [m for m in present if m not in FOREST_METRICS]
@@ -147,6 +150,7 @@ def fig_models_comparison(plt, inputs: dict):
             ax.plot([scale * row["estimate"]], [y], marker=model_marker(model), ms=7, ls="none", color=color,
                     mfc=color if filled else "white", mew=1.5, gid=f"estimate:{model}")
         ax.axvline(0, color="black", lw=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # differences have long tick labels
         better = {+1: "> 0: hypernet better", -1: "< 0: hypernet better"}.get(sign, "")
         ax.set_title(f"{xlabel}\n{better}", fontsize=9)
         ax.set_xlabel("hypernet ensemble − model")
