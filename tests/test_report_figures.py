@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperman import outputs
+from hyperman import checkpoint, outputs
 from hyperman.report.figures import FIGURES, SKIP_REASONS, available, plt_agg, save
 from hyperman.report.figures.evidence import excludes_zero
 from hyperman.report.figures.frontier import baseline_points, sweep_points
-from hyperman.report.inputs import ReportError, parse_label, read_csv
+from hyperman.report.inputs import ReportError, label_from_checkpoint, parse_label, read_csv
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EVIDENCE = {"equal_compute": outputs.EQUAL_COMPUTE, "shift": outputs.SHIFT, "models_comparison": outputs.COMPARISONS}
@@ -241,3 +241,14 @@ def test_lambda_figure_draws_one_line_per_function_space_weight(tmp_path):
     np.testing.assert_allclose(y, [95.5, 97.5])  # mean over the two seeds at λ = 1000
     np.testing.assert_allclose(data["λ·CE − Ĥ (mean ± std over seeds)"][1], [97.0, 98.0])
     np.testing.assert_allclose(data["λ = ∞ (no diversity term)"][0], [1e5])
+
+
+@pytest.mark.parametrize("diversity, label", [
+    (True, {"lambda": 3e4, "seed": 2}), (False, {"lambda": math.inf, "seed": 2}),  # older checkpoints: a bool
+    ("weights", {"lambda": 3e4, "seed": 2}), ("none", {"lambda": math.inf, "seed": 2}),
+    ("function", {"lambda": 3e4, "seed": 2, "beta": 300.0}), ("both", {"lambda": 3e4, "seed": 2, "beta": 300.0})])
+def test_sweep_label_from_the_checkpoint_reads_the_diversity_mode(diversity, label, tmp_path):
+    path = tmp_path / "hypernet.pt"
+    checkpoint.save(path, {"kind": "hypernetwork", "config": {"lam": 3e4, "seed": 2, "diversity": diversity,
+                                                               "function_weight": 300.0}})
+    assert label_from_checkpoint({"inputs": {"checkpoint": str(path)}}, tmp_path) == label
