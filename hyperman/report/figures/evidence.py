@@ -41,7 +41,7 @@ def _not_measured(ax, what: str) -> None:
 def fig_equal_compute(plt, inputs: dict):
     """Accuracy, NLL and OOD AUROC of k-member deep ensembles after e epochs against their summed training
     seconds, with the hypernetwork's point: what each buys at the same compute."""
-    rows = inputs["tables"][outputs.EQUAL_COMPUTE]
+    rows = [r for r in inputs["tables"][outputs.EQUAL_COMPUTE] if finite(r["members"]) and finite(r["epochs"])]
     hyper = value(inputs["metrics"], "equal_compute.hypernet") or {}
     ks = sorted({int(r["members"]) for r in rows})
     shades = plt.get_cmap("Reds")(np.linspace(0.35, 1.0, len(ks)))
