@@ -42,10 +42,11 @@ class ReportConfig:
                                            required=False)
     samples: Path | None = path_setting("the evaluated samples file (for the filter pictures; needs --checkpoint)",
                                         required=False)
-    sweep: list[Path] = setting([], "evaluate folders of the λ-sweep runs (λ figure)", param=False,
+    sweep: list[Path] = setting([], "evaluate folders of the λ-sweep runs (λ and frontier figures)", param=False,
                                 metavar="EVAL_DIR")
-    sweep_labels: list[str] | None = setting(None, "'lambda=1000,seed=0' per --sweep folder, in the same order "
-                                             "(lambda=inf: no diversity); omitted: read from the hypernetwork "
+    sweep_labels: list[str] | None = setting(None, "'lambda=1000,seed=0[,beta=300]' per --sweep folder, in the "
+                                             "same order (lambda=inf: no diversity; beta: the function-space "
+                                             "entropy's weight); omitted: read from the hypernetwork "
                                              "checkpoint each run's metrics.json names", param=False,
                                              metavar="LABEL")
     filter_nets: int = setting(3000, "sampled nets in the filter PCA", param=False)
