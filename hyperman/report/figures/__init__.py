@@ -85,8 +85,10 @@ FIGURES = [
      "by mutual information (panels), one circle per sweep run labelled with its λ (and β, the weight of the "
      "function-space entropy, coloured by β), the hollow star the main run's hypernetwork, and the main run's "
      "baselines as their own markers (a dashed line where only their level is known, not their members' "
-     "accuracy; a single net's OOD score is its predictive entropy). Up and to the right is better for "
-     "disagreement and AUROC, down and to the right for NLL: the runs closest to that corner form the frontier. "
+     "accuracy; a single net's OOD score is its predictive entropy). Right is more accurate members; up is more "
+     "diverse members (disagreement: a means, not a goal), better OOD detection (AUROC), worse NLL: the runs "
+     "nearest the best corner of each panel form the frontier, and where the baselines sit against it is the "
+     "comparison. "
      "One point per run and seed, no intervals; the sweep runs may use fewer test images or nets than the main "
      "run, so compare positions, not third decimals."),
     ("distill_comparison", fig_distill, False, "distill", "The distilled student against the others",
