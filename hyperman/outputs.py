@@ -15,6 +15,10 @@ PATHS = "paths.csv"
 ADVERSARIAL = "adversarial.csv"
 RELIABILITY = "reliability.csv"
 OOD_SCORES = "ood_scores.csv"
+MODELS = "models.csv"
+COMPARISONS = "comparisons.csv"
+EQUAL_COMPUTE = "equal_compute.csv"
+SHIFT = "shift.csv"
 
 # columns of every evaluation table, in the order the workflow declares them
 TABLES: dict[str, list[str]] = {
@@ -25,10 +29,19 @@ TABLES: dict[str, list[str]] = {
     RELIABILITY: ["model", "bin", "bin_lower", "bin_upper", "count", "confidence_mean", "accuracy"],
     OOD_SCORES: ["model", "split", "image", "entropy", "mutual_information"],
 }
-TEXT_COLUMNS = ("method", "kind", "model", "split")  # every other column holds numbers
+TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "excludes_zero")  # the rest hold numbers
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
 REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES)  # older evaluations lack them; the report skips their figures
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
+# issue 12's evidence tables, optional for the report (its figures are skipped without them); the evaluation
+# of branch evalint writes them and lists them in TABLES: then this is {name: TABLES[name] for name in them}
+EVIDENCE_TABLES: dict[str, list[str]] = {
+    MODELS: ["model", "accuracy", "nll", "ece", "adaptive_ece", "brier", "ood_auroc", "ood_aupr_in", "ood_aupr_out",
+             "ood_fpr95", "train_seconds", "members"],
+    COMPARISONS: ["model", "metric", "estimate", "low", "high", "excludes_zero"],
+    EQUAL_COMPUTE: ["members", "epochs", "seconds", "accuracy", "nll", "ood_auroc"],  # header only without epochs.pt
+    SHIFT: ["family", "intensity", "model", "kind", "accuracy", "nll", "ece"],
+}
 DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
 
 # rows of ensemble_curve.csv

@@ -17,15 +17,17 @@ headline and the claims), `figures` (one module per kind of input),
 
 from .claims import claims, headline, model_rows, num, pct, pp, secs
 from .figures import (COLORS, FIGURES, SKIP_REASONS, fig_adversarial, fig_distill, fig_ensemble_accuracy,
-                      fig_ensemble_nll_ece, fig_filter_montage, fig_filter_pca, fig_lambda, fig_member_histogram,
-                      fig_ood, fig_paths, fig_reliability)
+                      fig_ensemble_nll_ece, fig_equal_compute, fig_filter_montage, fig_filter_pca, fig_frontier,
+                      fig_lambda, fig_member_histogram, fig_models_comparison, fig_ood, fig_paths, fig_reliability,
+                      fig_shift)
 from .inputs import (DISTILL_KEYS, EVAL_TABLES, OPTIONAL_TABLES, REQUIRED_KEYS, SWEEP_KEYS, ReportConfig, ReportError,
                      get, label_from_checkpoint, load_inputs, parse_label, read_csv)
 from .markdown import build_report, markdown
 
 __all__ = ["COLORS", "DISTILL_KEYS", "EVAL_TABLES", "FIGURES", "OPTIONAL_TABLES", "REQUIRED_KEYS", "SKIP_REASONS",
            "SWEEP_KEYS", "ReportConfig", "ReportError", "build_report", "claims", "fig_adversarial", "fig_distill",
-           "fig_ensemble_accuracy", "fig_ensemble_nll_ece", "fig_filter_montage", "fig_filter_pca", "fig_lambda",
-           "fig_member_histogram", "fig_ood", "fig_paths", "fig_reliability", "get", "headline",
+           "fig_ensemble_accuracy", "fig_ensemble_nll_ece", "fig_equal_compute", "fig_filter_montage",
+           "fig_filter_pca", "fig_frontier", "fig_lambda", "fig_member_histogram", "fig_models_comparison", "fig_ood",
+           "fig_paths", "fig_reliability", "fig_shift", "get", "headline",
            "label_from_checkpoint", "load_inputs", "markdown", "model_rows", "num", "parse_label", "pct", "pp",
            "read_csv", "secs"]

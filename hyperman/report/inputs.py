@@ -18,7 +18,8 @@ from ..files import sha256_file
 from ..settings import path_setting, setting
 
 EVAL_TABLES = {name: header for name, header in outputs.TABLES.items() if name not in outputs.REPORT_OPTIONAL}
-OPTIONAL_TABLES = {name: outputs.TABLES[name] for name in outputs.REPORT_OPTIONAL}  # newer evaluations only
+OPTIONAL_TABLES = {**{name: outputs.TABLES[name] for name in outputs.REPORT_OPTIONAL},  # newer evaluations only
+                   **outputs.EVIDENCE_TABLES}
 REQUIRED_KEYS = outputs.REPORT_KEYS
 SWEEP_KEYS = outputs.SWEEP_KEYS
 DISTILL_KEYS = ["distilled.accuracy", "distilled.nll", "distilled.ece", "distilled.train_seconds",
@@ -41,10 +42,11 @@ class ReportConfig:
                                            required=False)
     samples: Path | None = path_setting("the evaluated samples file (for the filter pictures; needs --checkpoint)",
                                         required=False)
-    sweep: list[Path] = setting([], "evaluate folders of the λ-sweep runs (λ figure)", param=False,
+    sweep: list[Path] = setting([], "evaluate folders of the λ-sweep runs (λ and frontier figures)", param=False,
                                 metavar="EVAL_DIR")
-    sweep_labels: list[str] | None = setting(None, "'lambda=1000,seed=0' per --sweep folder, in the same order "
-                                             "(lambda=inf: no diversity); omitted: read from the hypernetwork "
+    sweep_labels: list[str] | None = setting(None, "'lambda=1000,seed=0[,beta=300]' per --sweep folder, in the "
+                                             "same order (lambda=inf: no diversity; beta: the function-space "
+                                             "entropy's weight); omitted: read from the hypernetwork "
                                              "checkpoint each run's metrics.json names", param=False,
                                              metavar="LABEL")
     filter_nets: int = setting(3000, "sampled nets in the filter PCA", param=False)
@@ -101,21 +103,24 @@ def read_csv(path: Path, header: list[str]) -> list[dict]:
 
 
 def parse_label(text: str) -> dict:
-    """'lambda=1000,seed=0' (lambda may be 'inf': no diversity) → {'lambda': 1000.0, 'seed': 0}."""
+    """'lambda=1000,seed=0' (lambda may be 'inf': no diversity) → {'lambda': 1000.0, 'seed': 0}; an optional
+    'beta=300' (or 'function_weight=300': the function-space entropy's weight) → 'beta': 300.0."""
     out = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
-        key = key.strip().lower()
-        if not sep or key not in ("lambda", "seed"):
-            raise ReportError(f"--sweep-labels: {text!r} is not of the form 'lambda=1000,seed=0'")
+        key = {"function_weight": "beta"}.get(key.strip().lower(), key.strip().lower())
+        if not sep or key not in ("lambda", "seed", "beta"):
+            raise ReportError(f"--sweep-labels: {text!r} is not of the form 'lambda=1000,seed=0[,beta=300]'")
         try:
-            out[key] = float(value) if key == "lambda" else int(value)
+            out[key] = int(value) if key == "seed" else float(value)
         except ValueError:
             raise ReportError(f"--sweep-labels: bad {key} value in {text!r}") from None
     if "lambda" not in out:
         raise ReportError(f"--sweep-labels: {text!r} names no lambda")
     if not out["lambda"] > 0:
         raise ReportError(f"--sweep-labels: lambda must be > 0 or inf, got {text!r}")
+    if not out.get("beta", 0.0) >= 0:
+        raise ReportError(f"--sweep-labels: beta (the function-space weight) must be >= 0, got {text!r}")
     out.setdefault("seed", 0)
     return out
 
@@ -131,8 +136,10 @@ def label_from_checkpoint(metrics: dict, folder: Path) -> dict:
     except (CheckpointError, KeyError, TypeError) as error:
         raise ReportError(f"--sweep {folder}: cannot read λ and seed from {path} ({error}); give --sweep-labels"
                           ) from None
-    lam = float(config.get("lam", 1000.0)) if config.get("diversity", True) else math.inf
-    return {"lambda": lam, "seed": int(config.get("seed", 0))}
+    diversity = config.get("diversity", True)  # bool in older checkpoints, weights|function|both|none today
+    lam = float(config.get("lam", 1000.0)) if diversity not in (False, "none") else math.inf
+    beta = {"beta": float(config.get("function_weight", 0.0))} if diversity in ("function", "both") else {}
+    return {"lambda": lam, "seed": int(config.get("seed", 0)), **beta}
 
 
 def load_inputs(cfg: ReportConfig) -> dict:
@@ -180,7 +187,7 @@ def load_inputs(cfg: ReportConfig) -> dict:
         m = _json(folder / outputs.METRICS, SWEEP_KEYS, f"--sweep {folder}")
         label = parse_label(cfg.sweep_labels[k]) if cfg.sweep_labels else label_from_checkpoint(m, folder)
         sweep.append({"folder": str(folder), **label, "member_accuracy": get(m, SWEEP_KEYS[0]),
-                      "ensemble_gain": get(m, SWEEP_KEYS[1]), "disagreement": get(m, SWEEP_KEYS[2])})
+                      "ensemble_gain": get(m, SWEEP_KEYS[1]), "disagreement": get(m, SWEEP_KEYS[2]), "metrics": m})
     inputs["sweep"] = sweep
     return inputs
 

@@ -1,16 +1,19 @@
 """Every figure of the report, with when it can be drawn and what its caption says.
 
-One module per kind of input: `evaluation` (one evaluate folder), `filters`
-(regenerated nets), `comparisons` (sweep runs, distillation); `style` holds
-what they share."""
+One module per kind of input: `evaluation` (one evaluate folder), `evidence`
+(its issue-12 tables: equal compute, shift, comparisons), `filters`
+(regenerated nets), `comparisons` (sweep runs, distillation), `frontier` (sweep
+runs against the baselines); `style` holds what they share."""
 
 from __future__ import annotations
 
 from ... import outputs
 from .comparisons import fig_distill, fig_lambda
+from .evidence import fig_equal_compute, fig_models_comparison, fig_shift
 from .evaluation import (fig_adversarial, fig_ensemble_accuracy, fig_ensemble_nll_ece, fig_member_histogram, fig_ood,
                          fig_paths, fig_reliability)
 from .filters import fig_filter_montage, fig_filter_pca, gauge_filters
+from .frontier import fig_frontier
 from .style import COLORS, plt_agg, save
 
 FIGURES = [
@@ -50,10 +53,44 @@ FIGURES = [
     ("adversarial", fig_adversarial, True, None, "FGSM flip rates",
      "Share of correctly classified test images whose prediction an FGSM step of size ε flips, for one net and "
      "for the votes of the hypernet and deep ensembles: a lower curve is more robust."),
+    ("equal_compute", fig_equal_compute, True, "equal_compute", "The deep ensemble at equal compute",
+     "Test accuracy, NLL and OOD AUROC (mutual information) of deep ensembles of the first k members (one line "
+     "per k, darker = more members) after e epochs each (points; some are marked e=… on the largest ensemble's "
+     "line), against their summed training seconds (log x), measured in the same run from the per-epoch "
+     "checkpoints; the star is the hypernetwork ensemble at its own training seconds (dotted line). Read it "
+     "vertically: at the star's seconds, a curve above it (below it for NLL) buys more with the same compute. "
+     "It shows one run on one machine (seconds are wall time, not FLOPs) and no intervals: whether a gap is "
+     "more than noise is for the comparison intervals to say."),
+    ("shift", fig_shift, True, "shift", "Accuracy and calibration under distribution shift",
+     "Accuracy, NLL and ECE (columns) against the intensity of each shift (rows: rotation, translation, Gaussian "
+     "noise; intensity 0 is the clean test set) for every model's mean-probability ensemble (solid) and the "
+     "hypernetwork's mean member (dashed), on the subset of test images the benchmark used: a flatter curve "
+     "degrades more gracefully, and an NLL/ECE that grows slower than the error means the model knows it is "
+     "unsure. These are synthetic shifts of MNIST (Ovadia et al. 2019), not natural ones, and one image "
+     "subset without intervals: small gaps between lines are not evidence."),
+    ("models_comparison", fig_models_comparison, True, "comparisons", "Paired differences with intervals",
+     "Forest plot of the hypernetwork ensemble minus each model (rows) on accuracy (pp), NLL, ECE, Brier score "
+     "and OOD AUROC (panels): the point is the difference on the test set, the bar its paired-bootstrap 95 % "
+     "interval over test images, the vertical line 0; a filled marker means the interval excludes 0, i.e. the "
+     "difference is resolved, a hollow one that it is not. Each panel's title says which sign favours the "
+     "hypernetwork. The intervals cover the resampling of test images, not the randomness of training (one "
+     "seed), so they understate the full uncertainty."),
     ("lambda_tradeoff", fig_lambda, True, "sweep", "The λ trade-off",
      "Mean member accuracy, ensemble gain and prediction disagreement against λ (log x; mean ± std over seeds), "
-     "with the no-diversity run (λ = ∞) at the right end: smaller λ weights diversity more, which should raise "
-     "disagreement and gain at some cost in member accuracy."),
+     "with the no-diversity run (λ = ∞) at the right end, one line per weight β of the function-space entropy "
+     "where the sweep varies it: smaller λ weights diversity more, which should raise disagreement and gain at "
+     "some cost in member accuracy."),
+    ("frontier", fig_frontier, True, "sweep", "The accuracy–diversity frontier",
+     "Mean member accuracy (x) against the members' pairwise disagreement, the ensemble's NLL and its OOD AUROC "
+     "by mutual information (panels), one circle per sweep run labelled with its λ (and β, the weight of the "
+     "function-space entropy, coloured by β), the hollow star the main run's hypernetwork, and the main run's "
+     "baselines as their own markers (a dashed line where only their level is known, not their members' "
+     "accuracy; a single net's OOD score is its predictive entropy). Right is more accurate members; up is more "
+     "diverse members (disagreement: a means, not a goal), better OOD detection (AUROC), worse NLL: the runs "
+     "nearest the best corner of each panel form the frontier, and where the baselines sit against it is the "
+     "comparison. "
+     "One point per run and seed, no intervals; the sweep runs may use fewer test images or nets than the main "
+     "run, so compare positions, not third decimals."),
     ("distill_comparison", fig_distill, False, "distill", "The distilled student against the others",
      "Test accuracy (left) and NLL (right) of the single net, the mean hypernet member, the hypernet ensemble, "
      "the deep ensemble, the distilled student (hatched) and its teacher: the student should sit near the "
@@ -65,7 +102,15 @@ SKIP_REASONS = {
     "ood": "no OOD evaluation in --evaluate (no --ood-data, or no ood_scores.csv: rerun `hyperman evaluate`)",
     "sweep": "no --sweep runs given",
     "distill": "no --distill given",
+    "equal_compute": f"the --evaluate folder has no (or an empty) {outputs.EQUAL_COMPUTE} (written by `hyperman "
+                     "evaluate` when its baselines hold per-epoch checkpoints, epochs.pt)",
+    "shift": f"the --evaluate folder has no (or an empty) {outputs.SHIFT} (rerun `hyperman evaluate` with this "
+             "version)",
+    "comparisons": f"the --evaluate folder has no (or an empty) {outputs.COMPARISONS} (rerun `hyperman evaluate` "
+                   "with this version)",
 }
+EVIDENCE_NEEDS = {"equal_compute": outputs.EQUAL_COMPUTE, "shift": outputs.SHIFT,
+                  "comparisons": outputs.COMPARISONS}  # need → the table it needs
 
 
 def available(need: str | None, inputs: dict) -> bool:
@@ -82,5 +127,7 @@ def available(need: str | None, inputs: dict) -> bool:
         return bool(inputs["sweep"])
     if need == "distill":
         return inputs["distill"] is not None
+    if need in EVIDENCE_NEEDS:
+        return bool(inputs["tables"].get(EVIDENCE_NEEDS[need]))
     raise ValueError(need)
 

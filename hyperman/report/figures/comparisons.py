@@ -11,36 +11,45 @@ from ..claims import model_rows
 from .style import COLORS
 
 
+def _over_seeds(runs: list[dict], key: str, scale: float, inf_x: float) -> tuple[list, list, list]:
+    """x (λ; ∞ drawn at inf_x), mean and std over seeds of `key` for each λ of `runs` (missing values left out)."""
+    xs, mean, std = [], [], []
+    for lam in sorted({r["lambda"] for r in runs}, key=lambda v: (not math.isfinite(v), v)):
+        values = np.array([r[key] for r in runs if r["lambda"] == lam and r[key] is not None], dtype=float)
+        if len(values):
+            xs.append(lam if math.isfinite(lam) else inf_x)
+            mean.append(scale * values.mean())
+            std.append(scale * values.std())
+    return xs, mean, std
+
+
 def fig_lambda(plt, inputs: dict):
+    """Member accuracy, ensemble gain and disagreement against λ, one line per function-space weight β (runs
+    without the function-space term: one line), the no-diversity runs at the right end."""
     runs = inputs["sweep"]
     finite = sorted({r["lambda"] for r in runs if math.isfinite(r["lambda"])})
     inf_x = (finite[-1] * 10 if finite else 1.0)
+    betas = sorted({r["beta"] for r in runs if r.get("beta") is not None})
+    groups = [(None, COLORS["hyper"], "λ·CE − Ĥ (mean ± std over seeds)")] + [
+        (beta, color, f"λ·CE − Ĥ − β·Ĥ_function, β = {beta:g}")
+        for beta, color in zip(betas, plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(betas))))]
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for ax, key, ylabel, scale in ((axes[0], "member_accuracy", "mean member accuracy (%)", 100),
                                    (axes[1], "ensemble_gain", "ensemble gain over members (pp)", 100),
                                    (axes[2], "disagreement", "pairwise disagreement (fraction of images)", 1)):
-        lams = sorted({r["lambda"] for r in runs}, key=lambda v: (not math.isfinite(v), v))
-        xs, mean, std, counts = [], [], [], []
-        for lam in lams:
-            values = np.array([r[key] for r in runs if r["lambda"] == lam and r[key] is not None], dtype=float)
-            if not len(values):
-                continue
-            xs.append(lam if math.isfinite(lam) else inf_x)
-            mean.append(scale * values.mean())
-            std.append(scale * values.std())
-            counts.append(len(values))
-        fin = [k for k, lam in enumerate(lams[:len(xs)]) if math.isfinite(lam)]
-        ax.errorbar([xs[k] for k in fin], [mean[k] for k in fin], yerr=[std[k] for k in fin], marker="o",
-                    capsize=3, color=COLORS["hyper"], label="λ·CE − Ĥ (mean ± std over seeds)")
-        infs = [k for k in range(len(xs)) if k not in fin]
-        if infs:
-            ax.errorbar([xs[k] for k in infs], [mean[k] for k in infs], yerr=[std[k] for k in infs], marker="s",
-                        capsize=3, ls="none", color=COLORS["deep"], label="λ = ∞ (no diversity term)")
+        for beta, color, label in groups:
+            xs, mean, std = _over_seeds([r for r in runs if math.isfinite(r["lambda"]) and r.get("beta") == beta],
+                                        key, scale, inf_x)
+            if xs:
+                ax.errorbar(xs, mean, yerr=std, marker="o", capsize=3, color=color, label=label)
+        xs, mean, std = _over_seeds([r for r in runs if not math.isfinite(r["lambda"])], key, scale, inf_x)
+        if xs:
+            ax.errorbar(xs, mean, yerr=std, marker="s", capsize=3, ls="none", color=COLORS["deep"],
+                        label="λ = ∞ (no diversity term)")
             ax.axvline(math.sqrt(finite[-1] * inf_x) if finite else inf_x / 3, color="black", lw=0.6, ls=":")
         ax.set_xscale("log")
-        ticks = finite + ([inf_x] if infs else [])
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{v:g}" for v in finite] + (["∞\n(no diversity)"] if infs else []))
+        ax.set_xticks(finite + ([inf_x] if xs else []))
+        ax.set_xticklabels([f"{v:g}" for v in finite] + (["∞\n(no diversity)"] if xs else []))
         ax.minorticks_off()
         ax.set_xlabel("λ (weight of the cross-entropy, log scale)")
         ax.set_ylabel(ylabel)

@@ -39,8 +39,25 @@ def pretty(model: str) -> str:
     return f"{head.replace('_', ' ')} ({tail} nets)" if tail.isdigit() and head else model.replace("_", " ")
 
 
+# colour and marker of each model the evaluation names (metrics.json `models`, models.csv, shift.csv, ...)
+MODEL_STYLE = {"hypernet": (COLORS["hyper"], "o"), "hypernet_member": (COLORS["member"], "o"),
+               "single_net": (COLORS["single"], "s"), "deep_ensemble": (COLORS["deep"], "^"),
+               "deep_ensemble_equal_compute": ("#ff9896", "v"), "noise_ensemble": ("#8c564b", "D"),
+               "snapshot_ensemble": ("#e377c2", "P")}
+
+
+def _style(model: str) -> tuple[str, str]:
+    """MODEL_STYLE of the longest name `model` starts with ('deep_ensemble_5' → deep_ensemble); others: deep's."""
+    known = [name for name in MODEL_STYLE if model.startswith(name)]
+    return MODEL_STYLE[max(known, key=len)] if known else MODEL_STYLE["deep_ensemble"]
+
 
 def model_color(model: str) -> str:
-    """The colour of a model named in the evaluation tables: hypernet ensembles, the single net, deep ensembles."""
-    return COLORS["hyper"] if model.startswith("hypernet") else COLORS["single"] if model == "single_net" \
-        else COLORS["deep"]
+    """The colour of a model named in the evaluation tables: hypernet ensembles, the single net, deep ensembles,
+    the other baselines."""
+    return _style(model)[0]
+
+
+def model_marker(model: str) -> str:
+    """The marker of a model named in the evaluation tables (one per model, as its colour)."""
+    return _style(model)[1]
