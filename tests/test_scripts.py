@@ -40,3 +40,11 @@ def test_scan_trains_scores_and_tabulates_every_config(tmp_path):
     assert len(shifted["test_worst_of_100"]) == 2
     assert min(shifted["test_worst_of_100"]) == shifted["test_member_acc_min"]
     assert 0.0 <= shifted["test_member_acc_min"] <= shifted["test_member_acc_mean"] <= shifted["test_member_acc_max"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_gpu_study_refuses_clearly_without_cuda(tmp_path):
+    result = subprocess.run(["bash", "scripts/gpu_study.sh", "configs/tiny.yaml", str(tmp_path / "out")], cwd=ROOT,
+                            env=ENV, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "no CUDA device" in result.stderr
+    assert not (tmp_path / "out").exists()
