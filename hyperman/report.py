@@ -151,7 +151,7 @@ def label_from_checkpoint(metrics: dict, folder: Path) -> dict:
     except (CheckpointError, KeyError, TypeError) as error:
         raise ReportError(f"--sweep {folder}: cannot read λ and seed from {path} ({error}); give --sweep-labels"
                           ) from None
-    lam = float(config.get("lam", 1000.0)) if config.get("diversity", True) else math.inf
+    lam = float(config.get("lam", 1000.0)) if config.get("diversity", True) not in (False, "none") else math.inf
     return {"lambda": lam, "seed": int(config.get("seed", 0))}
 
 

@@ -113,7 +113,7 @@ def test_a_sweep_expands_into_runs(tmp_path):
     plan = snakemake_plan(ROOT, "--configfile", str(path))
     trains = sorted(j["command"] for j in plan.values() if j["rule"] == "train")
     assert len(trains) == 7  # main + 3 λ × 2 seeds
-    assert sum("--diversity false" in c for c in trains) == 2
+    assert sum("--diversity none" in c for c in trains) == 2
     assert sum("--lambda 100000.0 " in c for c in trains) == 2
     report = next(j for j in plan.values() if j["rule"] == "report")
     assert "--sweep" in report["command"] and "results/lambdainf-seed1/evaluate" in report["command"]

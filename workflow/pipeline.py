@@ -88,7 +88,10 @@ TRAIN_FLAGS = [("target", "--target"), ("steps", "--steps"), ("nets_per_step", "
                ("images_per_net", "--images-per-net"), ("lambda", "--lambda"),
                ("lambda_schedule", "--lambda-schedule"), ("lambda_start", "--lambda-start"), ("lr", "--lr"),
                ("lr_decay", "--lr-decay"), ("latent_dim", "--latent-dim"), ("latent_dist", "--latent-dist"),
-               ("distance", "--distance"), ("diversity", "--diversity"), ("norm", "--norm"),
+               ("distance", "--distance"), ("diversity", "--diversity"), ("function_weight", "--function-weight"),
+               ("probes", "--probes"), ("probe_family", "--probe-family"), ("function_dim", "--function-dim"),
+               ("function_distance", "--function-distance"), ("weight_entropy", "--weight-entropy"),
+               ("entropy_queue", "--entropy-queue"), ("norm", "--norm"),
                ("eval_every", "--eval-every"), ("eval_nets", "--eval-nets"),
                ("checkpoint_every", "--checkpoint-every"), ("seed", "--seed"), ("augment_shift", "--augment-shift"),
                ("ema", "--ema"), ("precision", "--precision"), ("device", "--device")]
@@ -121,7 +124,7 @@ def run_overrides(run: str) -> dict[str, Any]:
     except ValueError:
         raise ValueError(f"bad run name {run!r}: expected 'main' or 'lambda<value>-seed<n>'") from None
     if lam == "inf":
-        return {"diversity": False, "seed": seed}
+        return {"diversity": "none", "seed": seed}
     return {"lambda": float(lam), "seed": seed}
 
 

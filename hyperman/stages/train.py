@@ -1,4 +1,4 @@
-"""Train a hypernetwork G(z) → θ for accuracy and symmetry-aware diversity: loss = λ·CE − Ĥ.
+"""Train a hypernetwork G(z) → θ for accuracy and diversity: loss = λ·CE − Ĥ_weights − β·Ĥ_function.
 
 Writes OUT/hypernet.pt (atomic checkpoint: G, optimizer, step, RNG state,
 config), OUT/train_log.jsonl (one JSON line per step; validation figures
@@ -16,12 +16,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import optional_limit, pixels, str2bool
+from .common import optional_limit, pixels
 from ..checkpoint import CheckpointError
 from ..data import DataError
 from ..device import PRECISIONS
 from ..targets import FORWARD_METHODS
 from ..hypernetwork import NORMS
+from ..objective import DISTANCES, DIVERSITY_MODES, PROBE_FAMILIES, WEIGHT_ENTROPIES, diversity_mode
 from ..training import TrainConfig, TrainingError, train
 
 D = TrainConfig()
@@ -43,9 +44,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latent-dim", type=int, default=D.latent_dim, help="dim(z); also the entropy's d")
     parser.add_argument("--latent-dist", default=D.latent_dist, choices=["uniform", "normal"],
                         help="z ~ U[-1,1]^d or N(0,I)")
-    parser.add_argument("--distance", default=D.distance, choices=["l1", "l2"], help="distance of the entropy")
-    parser.add_argument("--diversity", type=str2bool, default=D.diversity, metavar="BOOL",
-                        help="false: no entropy term (the λ→∞ ablation)")
+    parser.add_argument("--distance", default=D.distance, choices=DISTANCES, help="distance of the weight entropy")
+    parser.add_argument("--diversity", type=diversity_mode, default=D.diversity, choices=DIVERSITY_MODES,
+                        help="entropy terms: weights (gauge-fixed weights, the paper's), function (outputs on "
+                             "probe inputs), both, or none (CE alone, the λ→∞ ablation); true/false = weights/none")
+    parser.add_argument("--function-weight", type=float, default=D.function_weight, metavar="BETA",
+                        help="β of the function-space entropy (β·d is the issue-13 prototype's β)")
+    parser.add_argument("--probes", type=int, default=D.probes, help="probe inputs shared by a step's nets")
+    parser.add_argument("--probe-family", default=D.probe_family, choices=PROBE_FAMILIES,
+                        help="probes: mixup of two training images, uniform noise, or strongly shifted images")
+    parser.add_argument("--function-dim", type=int, default=D.function_dim,
+                        help="dimension d of the function-space estimator (0: min(latent dim, probes·(classes−1)))")
+    parser.add_argument("--function-distance", default=D.function_distance, choices=DISTANCES,
+                        help="distance between the nets' probe outputs")
+    parser.add_argument("--weight-entropy", default=D.weight_entropy, choices=WEIGHT_ENTROPIES,
+                        help="joint: one entropy of the whole weight vector; per_layer: one per layer, summed")
+    parser.add_argument("--entropy-queue", type=int, default=D.entropy_queue, metavar="NETS",
+                        help="keep the gauge-fixed nets of recent steps as extra neighbours of the weight "
+                             "entropy (0: off)")
     parser.add_argument("--norm", default=D.norm, choices=list(NORMS),
                         help="normalisation of the hypernetwork's hidden layers (batch: the paper's; layer: "
                              "the same function when training and sampling)")
