@@ -77,6 +77,8 @@ def check_settings(config) -> None:
                              ("function-dim", config.function_dim, 0), ("entropy-queue", config.entropy_queue, 0)):
         if value < low:
             problems.append(f"--{name} {value} is below its minimum {low}")
+    if not 0 < config.lambda_anneal <= 1:
+        problems.append(f"--lambda-anneal {config.lambda_anneal} is not a fraction of the run in (0, 1]")
     if config.entropy_queue and not uses_weights(config.diversity):
         problems.append(f"--entropy-queue {config.entropy_queue} holds weight vectors but --diversity "
                         f"{config.diversity} has no weight entropy; use --diversity weights or both, or queue 0")

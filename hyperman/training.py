@@ -66,6 +66,7 @@ class TrainConfig:
     lam: float = 1000.0
     lambda_schedule: str = "constant"
     lambda_start: float = 1.0
+    lambda_anneal: float = 1.0  # fraction of the run over which a schedule moves λ to `lam`, then holds it
     lr: float = 3e-4
     lr_decay: float = 0.99998
     latent_dim: int = 300
@@ -94,10 +95,11 @@ class TrainConfig:
     RESUMABLE_CHANGES = ("steps", "eval_every", "checkpoint_every", "eval_nets")
 
     def lambda_at(self, step: int) -> float:
-        """λ for this step: constant, or moving from lambda_start to lam over the run."""
+        """λ for this step: constant, or annealed from lambda_start to the final λ = lam over the first
+        `lambda_anneal` of the run and held there (e.g. diversity first, then accuracy)."""
         if self.lambda_schedule == "constant":
             return self.lam
-        t = min(step / max(self.steps - 1, 1), 1.0)
+        t = min(step / max(self.lambda_anneal * (self.steps - 1), 1), 1.0)
         if self.lambda_schedule == "linear":
             return self.lambda_start + t * (self.lam - self.lambda_start)
         if self.lambda_schedule == "exponential":

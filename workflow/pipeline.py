@@ -86,7 +86,8 @@ def _flags(config: dict, section: str, mapping: list[tuple[str, str]]) -> tuple[
 
 TRAIN_FLAGS = [("target", "--target"), ("steps", "--steps"), ("nets_per_step", "--nets-per-step"),
                ("images_per_net", "--images-per-net"), ("lambda", "--lambda"),
-               ("lambda_schedule", "--lambda-schedule"), ("lambda_start", "--lambda-start"), ("lr", "--lr"),
+               ("lambda_schedule", "--lambda-schedule"), ("lambda_start", "--lambda-start"),
+               ("lambda_anneal", "--lambda-anneal"), ("lr", "--lr"),
                ("lr_decay", "--lr-decay"), ("latent_dim", "--latent-dim"), ("latent_dist", "--latent-dist"),
                ("distance", "--distance"), ("diversity", "--diversity"), ("function_weight", "--function-weight"),
                ("probes", "--probes"), ("probe_family", "--probe-family"), ("function_dim", "--function-dim"),

@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lambda-schedule", default=D.lambda_schedule, choices=["constant", "linear", "exponential"],
                         help="λ constant, or moving from --lambda-start to --lambda over the run")
     parser.add_argument("--lambda-start", type=float, default=D.lambda_start, help="λ at step 0 for a schedule")
+    parser.add_argument("--lambda-anneal", type=float, default=D.lambda_anneal, metavar="FRACTION",
+                        help="a schedule reaches --lambda after this fraction of the steps and holds it")
     parser.add_argument("--lr", type=float, default=D.lr, help="Adam learning rate")
     parser.add_argument("--lr-decay", type=float, default=D.lr_decay, help="learning-rate multiplier per step")
     parser.add_argument("--latent-dim", type=int, default=D.latent_dim, help="dim(z); also the entropy's d")
