@@ -202,25 +202,24 @@ def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta:
                     probes: torch.Tensor | None, queue: NeighbourQueue) -> tuple[Objective, Callable[[], None]]:
     """One step's objective and the function that back-propagates it through G.
 
-    One process: the loss of `hyperman.objective`, back-propagated whole.
-    Under torchrun `theta` holds all B nets of the step (G ran whole on every
-    rank), and the rank's CE gradient is taken w.r.t. its nets' weights only,
-    then gathered: the CE is a *sum* whose backward seed is λ/(number of
-    pairs), which is what the mean's backward computes in one process, so the
-    gathered gradient is the single-process one. The entropy terms need all
-    nets, which every rank has: `objective` computes them on every rank with
-    the global CE as a number, so the loss (and the NaN check) agree everywhere."""
+    The CE gradient is taken w.r.t. the nets' weights alone (under torchrun:
+    this rank's share of the nets, then gathered): the CE is a *sum* whose
+    backward seed is λ/(number of pairs), which is what the mean's backward
+    computes, so the gathered gradient is the single-process one. The entropy
+    terms need all nets, which every rank has (G ran whole on every rank):
+    `objective` computes them with the global CE as a number, so the loss (and
+    the NaN check) agree everywhere. One process runs the same code with one
+    shard, so both add the CE gradient and the entropies' gradients in the
+    same order and stay equal to rounding, whatever terms are on."""
     target = model.target
-    if ctx is None:
-        ce = cross_entropy(config, target, theta, images, labels, method)
-        result = objective(config, target, theta, ce, lam, probes, method, queue)
-        return result, result.loss.backward
-    shard = ctx.shard(len(theta))
+    shard = ctx.shard(len(theta)) if ctx is not None else slice(None)
     mine = theta[shard].detach().requires_grad_()
     ce_sum = cross_entropy(config, target, mine, images[shard], labels[shard], method, reduction="sum")
     ce_sum.backward(torch.tensor(ce_weight(config, lam), dtype=ce_sum.dtype, device=ce_sum.device) / labels.numel())
-    theta_grad = distributed.gather_rows(mine.grad)
-    ce = distributed.sum_over_ranks(ce_sum) / labels.numel()
+    if ctx is not None:
+        theta_grad, ce = distributed.gather_rows(mine.grad), distributed.sum_over_ranks(ce_sum) / labels.numel()
+    else:
+        theta_grad, ce = mine.grad, ce_sum.detach() / labels.numel()
     result = objective(config, target, theta, ce, lam, probes, method, queue)
 
     def backward() -> None:
@@ -229,7 +228,8 @@ def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta:
             roots.append(result.loss)
             seeds.append(torch.ones_like(result.loss))
         torch.autograd.backward(roots, seeds)
-        distributed.broadcast_gradients(model.parameters())
+        if ctx is not None:
+            distributed.broadcast_gradients(model.parameters())
 
     return result, backward
 
