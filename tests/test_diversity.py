@@ -160,6 +160,7 @@ def _spread(folder, x, y):
             metrics.accuracy(probs.mean(0), y).item())
 
 
+@pytest.mark.slow  # two 250-step trainings: 3.6 min on the shared 2-core CPU (load ~4), ~1 min alone
 def test_core_claim_function_diversity_spreads_nets_apart_in_weights_and_predictions(tmp_path):
     """Same seed and steps: function diversity on gives nets farther apart and disagreeing more than `none`.
 
