@@ -43,14 +43,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hyperman.augment import random_shift  # noqa: E402
-from hyperman.device import autocast, synchronize  # noqa: E402
+from hyperman.device import synchronize  # noqa: E402
 from hyperman.entropy import kl_entropy  # noqa: E402
 from hyperman.forward import Forward  # noqa: E402
 from hyperman.hypernetwork import HyperNetwork  # noqa: E402
+from hyperman.objective import cross_entropy, diversity_mode, draw_probes, objective, uses_function  # noqa: E402
 from hyperman.sampling import generate  # noqa: E402
 from hyperman.symmetry import gauge_fix  # noqa: E402
 from hyperman.targets import Target, get_target  # noqa: E402
 from hyperman.targets import resolve_forward  # noqa: E402
+from hyperman.training import TrainConfig  # noqa: E402
 
 # params.yaml's train section (the default study); the paper's are 32 nets per step.
 def _train_settings() -> dict:
@@ -66,6 +68,15 @@ def _train_settings() -> dict:
 
 
 TRAIN = _train_settings()
+
+
+def _train_config() -> TrainConfig:
+    """TRAIN as the TrainConfig the objective reads (params.yaml says `lambda`, the code `lam`)."""
+    names = TrainConfig.__dataclass_fields__
+    values = {("lam" if key == "lambda" else key): value for key, value in TRAIN.items()}
+    config = TrainConfig(**{key: value for key, value in values.items() if key in names})
+    config.diversity = diversity_mode(config.diversity)
+    return config
 
 
 def timeit(fn, device: torch.device, min_time: float, warmup: int = 2, max_reps: int = 1000) -> float:
@@ -127,17 +138,16 @@ def bench_training(target: Target, x: torch.Tensor, y: torch.Tensor, device: tor
     method = resolve_forward("auto", device)
     generator = torch.Generator().manual_seed(1)
     x, y = x.to(device), y.to(device)
-    lam, shift = float(TRAIN["lambda"]), int(TRAIN.get("augment_shift", 0))
+    config = _train_config()
 
-    def step():  # the body of hyperman.training's loop (no logging, no checkpoints)
+    def step():  # the body of hyperman.training's loop (no logging, no checkpoints, no queue)
         z = model.sample_latents(B, "uniform", generator).to(device)
         index = torch.randint(len(y), (B, N), generator=generator).to(device)
+        images = random_shift(x[index], config.augment_shift, generator)
+        probes = draw_probes(config, x, generator) if uses_function(config.diversity) else None
         theta = model(z)
-        with autocast(TRAIN.get("precision", "auto"), device):
-            logits = target.forward(theta, random_shift(x[index], shift, generator), method)
-        ce = F.cross_entropy(logits.reshape(-1, target.num_classes), y[index].reshape(-1))
-        entropy = kl_entropy(gauge_fix(target, theta), TRAIN["latent_dim"], "l1")
-        loss = lam * ce - entropy
+        ce = cross_entropy(config, target, theta, images, y[index], method)
+        loss = objective(config, target, theta, ce, config.lam, probes, method).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

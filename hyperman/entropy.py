@@ -8,6 +8,11 @@ its nearest neighbour (k = 1) under an Lp norm,
 where V_d is the volume of the unit ball of that norm (L2: π^{d/2}/Γ(d/2+1),
 L1: 2^d/d!). The hypernetwork's samples live on a manifold of dimension at
 most dim(z), so training uses d = dim(z); only the first term has a gradient.
+
+Optional *reference* samples (e.g. a queue of detached samples of recent
+steps) are extra neighbours: ρ_i is then the distance to the nearest other
+sample or reference, and N counts both. They give the estimate more
+neighbours than one step's batch holds, without a gradient through them.
 """
 
 from __future__ import annotations
@@ -30,22 +35,29 @@ def log_unit_ball_volume(d: int, distance: str) -> float:
     raise ConfigError(f"unknown distance {distance!r}; use 'l1' or 'l2'")
 
 
-def nearest_neighbour_distances(x: torch.Tensor, distance: str = "l1") -> torch.Tensor:
-    """Distance from every row of x (N, D) to its nearest other row."""
+def nearest_neighbour_distances(x: torch.Tensor, distance: str = "l1",
+                                reference: torch.Tensor | None = None) -> torch.Tensor:
+    """Distance from every row of x (N, D) to its nearest other row (or row of `reference` (R, D))."""
     p = {"l1": 1.0, "l2": 2.0}.get(distance)
     if p is None:
         raise ConfigError(f"unknown distance {distance!r}; use 'l1' or 'l2'")
     dist = torch.cdist(x, x, p=p)
     eye = torch.eye(x.shape[0], dtype=torch.bool, device=x.device)
-    return dist.masked_fill(eye, float("inf")).min(dim=1).values
+    nearest = dist.masked_fill(eye, float("inf")).min(dim=1).values
+    if reference is not None and len(reference):
+        nearest = torch.minimum(nearest, torch.cdist(x, reference.to(x), p=p).min(dim=1).values)
+    return nearest
 
 
-def kl_entropy(x: torch.Tensor, dim: int | None = None, distance: str = "l1", eps: float = 1e-8) -> torch.Tensor:
-    """Full Kozachenko–Leonenko estimate (constants included) of the entropy of samples x (N, D)."""
-    n = x.shape[0]
-    if n < 2:
+def kl_entropy(x: torch.Tensor, dim: int | None = None, distance: str = "l1", eps: float = 1e-8,
+               reference: torch.Tensor | None = None) -> torch.Tensor:
+    """Full Kozachenko–Leonenko estimate (constants included) of the entropy of samples x (N, D),
+    with the rows of `reference` (detached) as extra neighbours when given."""
+    n = x.shape[0] + (0 if reference is None else len(reference))
+    if x.shape[0] < 2:
         raise ValueError("the nearest-neighbour entropy needs at least 2 samples")
     d = x.shape[1] if dim is None else dim
-    rho = nearest_neighbour_distances(x.float(), distance)
+    rho = nearest_neighbour_distances(x.float(), distance,
+                                      None if reference is None else reference.detach().float())
     digamma_n = torch.special.digamma(torch.tensor(float(n))).item()
     return d * torch.log(rho + eps).mean() + log_unit_ball_volume(d, distance) + digamma_n + EULER_GAMMA

@@ -1,11 +1,11 @@
-"""Hypernetwork training: loss = λ·CE − Ĥ on gauge-fixed generated weights.
+"""Hypernetwork training: loss = λ·CE − Ĥ_weights − β·Ĥ_function (`hyperman.objective`).
 
 One step: draw B latents z, generate B target nets θ = G(z), give every net its
 own mini-batch of training images, and minimise λ times their mean
 cross-entropy minus the nearest-neighbour entropy of the B gauge-fixed weight
-vectors. The entropy term is what keeps G from collapsing onto one good net;
-λ trades accuracy against diversity (λ → ∞, ``diversity=False``, is the
-no-diversity ablation).
+vectors and/or (β times) that of their outputs on shared probe inputs. The
+entropy terms are what keep G from collapsing onto one good net; λ trades
+accuracy against diversity (``diversity="none"`` is the λ → ∞ ablation).
 
 Everything random comes from seeded ``torch.Generator``s whose states are in
 the checkpoint, so a run stopped at step k (even by SIGKILL) and resumed is
@@ -26,22 +26,25 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import checkpoint, distributed, metrics
 from .augment import random_shift
 from .data import load_dataset
 from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
-from .entropy import DISTANCES, kl_entropy
+from .entropy import kl_entropy
 from .errors import ConfigError, HypermanError
 from .files import write_text_atomic
 from .forward import Forward
 from .hypernetwork import LATENT_DISTRIBUTIONS, NORMS, HyperNetwork
+from .objective import (DISTANCES, DIVERSITY_MODES, PROBE_FAMILIES, WEIGHT_ENTROPIES, NeighbourQueue, Objective,
+                        ce_weight, check_settings, cross_entropy, diversity_mode, draw_probes, objective,
+                        uses_function)
 from .settings import pixels, setting
 from .symmetry import gauge_fix
 from .targets import FORWARD_METHODS, TARGETS, get_target, resolve_forward
@@ -65,22 +68,37 @@ class TrainConfig:
     (params.yaml agrees, tested); the paper's settings are configs/paper.yaml."""
 
     target: str = setting("mnist_cnn", "target network", choices=TARGETS)
-    steps: int = setting(6000, "training steps")
+    steps: int = setting(4500, "training steps")
     nets_per_step: int = setting(16, "generated nets per step (B; paper: 32)")
     images_per_net: int = setting(32, "each net's own mini-batch")
     lam: float = setting(30000.0, "weight λ of the cross-entropy in λ·CE − Ĥ (paper: 1000)", key="lambda")
     lambda_schedule: str = setting("constant", "λ constant, or moving from --lambda-start to --lambda over the run",
                                    choices=LAMBDA_SCHEDULES)
     lambda_start: float = setting(1.0, "λ at step 0 for a schedule")
+    lambda_anneal: float = setting(1.0, "fraction of the run over which a schedule moves λ to --lambda, then holds it")
     lr: float = setting(0.01, "Adam learning rate (the generators' last layers use an equalised learning rate)")
-    lr_decay: float = setting(0.999233, "learning-rate multiplier per step (0.999233: 100x over 6,000 steps)")
+    lr_decay: float = setting(0.998977, "learning-rate multiplier per step (0.998977: 100x over 4,500 steps)")
     latent_dim: int = setting(300, "dim(z); also the entropy's d")
     latent_dist: str = setting("uniform", "z ~ U[-1,1]^d or N(0,I)", choices=LATENT_DISTRIBUTIONS)
     distance: str = setting("l1", "distance of the entropy estimator", choices=DISTANCES)
-    diversity: bool = setting(True, "false: no entropy term (the λ→∞ ablation)")
+    diversity: str = setting("both", "entropy terms: weights (the paper's Ĥ of gauge-fixed weights), function (Ĥ of "
+                             "the nets' outputs on shared probe inputs), both, or none (CE alone: the λ→∞ ablation); "
+                             "true/false mean weights/none", choices=DIVERSITY_MODES, arg_type=diversity_mode)
+    function_weight: float = setting(2.0, "β of Ĥ_function = β·d·mean log ρ (d = 144 with 16 probes)",
+                                     metavar="BETA")
+    probes: int = setting(16, "probe inputs shared by the step's nets for Ĥ_function")
+    probe_family: str = setting("mixup", "how probes are drawn off the data: mixup of two training images (a ~ "
+                                "U(0,1)), uniform noise, or training images shifted by up to 6 pixels",
+                                choices=PROBE_FAMILIES)
+    function_dim: int = setting(0, "Ĥ_function's estimator dimension (0: min(latent_dim, probes·(classes − 1)))")
+    function_distance: str = setting("l1", "distance between the nets' probe outputs", choices=DISTANCES)
+    weight_entropy: str = setting("joint", "joint: one Ĥ_weights with d = latent_dim; per_layer: one term per layer "
+                                  "(d = min(latent_dim, layer size)), summed", choices=WEIGHT_ENTROPIES)
+    entropy_queue: int = setting(0, "detached gauge-fixed nets of recent steps kept as extra neighbours of "
+                                 "Ĥ_weights (0: off)")
     norm: str = setting("layer", "normalisation of G's hidden layers (batch: the paper's; layer: the same function "
                         "when training and sampling)", choices=NORMS)
-    eval_every: int = setting(1000, "validate every N steps")
+    eval_every: int = setting(1500, "validate every N steps")
     eval_nets: int = setting(20, "nets sampled for validation")
     checkpoint_every: int = setting(250, "checkpoint every N steps")
     seed: int = setting(0, "random seed")
@@ -100,10 +118,11 @@ class TrainConfig:
     RESUMABLE_CHANGES = ("steps", "eval_every", "checkpoint_every", "eval_nets", "device")
 
     def lambda_at(self, step: int) -> float:
-        """λ for this step: constant, or moving from lambda_start to lam over the run."""
+        """λ for this step: constant, or annealed from lambda_start to the final λ = lam over the first
+        `lambda_anneal` of the run and held there (e.g. diversity first, then accuracy)."""
         if self.lambda_schedule == "constant":
             return self.lam
-        t = min(step / max(self.steps - 1, 1), 1.0)
+        t = min(step / max(self.lambda_anneal * (self.steps - 1), 1), 1.0)
         if self.lambda_schedule == "linear":
             return self.lambda_start + t * (self.lam - self.lambda_start)
         if self.lambda_schedule == "exponential":
@@ -112,10 +131,13 @@ class TrainConfig:
 
 
 def _upgrade(config: dict) -> dict:
-    """A stored config of an older version: `batch_norm: bool` became `norm: batch|none`."""
+    """A stored config of an older version: `batch_norm: bool` became `norm: batch|none`,
+    `diversity: bool` became `diversity: weights|none` (true → weights, false → none)."""
     if "batch_norm" in config:
         config = {**config, "norm": "batch" if config["batch_norm"] else "none"}
         del config["batch_norm"]
+    if isinstance(config.get("diversity"), bool):
+        config = {**config, "diversity": diversity_mode(config["diversity"])}
     return config
 
 
@@ -147,7 +169,8 @@ def validate(model: HyperNetwork, x: torch.Tensor, y: torch.Tensor, num_nets: in
     model.train(was_training)
     return {"val_acc_mean": member_acc.mean().item(), "val_acc_min": member_acc.min().item(),
             "val_acc_max": member_acc.max().item(), "val_ensemble_acc": ensemble_acc.item(),
-            "val_entropy": entropy.item()}
+            "val_ensemble_nll": float(metrics.nll(probs.mean(0), y.cpu())),
+            "val_disagreement": metrics.disagreement(probs), "val_entropy": entropy.item()}
 
 
 def _averaged(model: HyperNetwork, decay: float) -> AveragedModel | None:
@@ -164,11 +187,14 @@ def _averaged(model: HyperNetwork, decay: float) -> AveragedModel | None:
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
-def _state(model, optimizer, config, step, generator, eval_generator, elapsed, averaged=None) -> dict:
+def _state(model, optimizer, config, step, generator, eval_generator, elapsed, averaged=None,
+           queue: NeighbourQueue | None = None) -> dict:
     """The checkpoint: "model" is the G to use (the average when on), "train_model" the one Adam moves."""
     served = averaged.module.state_dict() if averaged is not None else model.state_dict()
     extra = ({"train_model": model.state_dict(), "ema_n_averaged": int(averaged.n_averaged)}
              if averaged is not None else {})
+    if queue is not None and queue.state() is not None:
+        extra["entropy_queue"] = queue.state()
     return {"kind": "hypernetwork", "model": served, **extra, "optimizer": optimizer.state_dict(),
             "step": step, "config": asdict(config), "generator": generator.get_state(),
             "eval_generator": eval_generator.get_state(), "torch_rng": torch.get_rng_state(),
@@ -192,43 +218,41 @@ def _truncate_log(log_path: Path, step: int) -> None:
     write_text_atomic(log_path, "".join(line + "\n" for line in kept))
 
 
-def _shared_step(ctx: distributed.Context, model: HyperNetwork, theta: torch.Tensor, images: torch.Tensor,
-                 labels: torch.Tensor, lam: float, config: TrainConfig, method: str):
-    """One step's loss under torchrun, with this rank evaluating only its share of the nets.
+def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta: torch.Tensor,
+                    images: torch.Tensor, labels: torch.Tensor, lam: float, config: TrainConfig, method: str,
+                    probes: torch.Tensor | None, queue: NeighbourQueue) -> tuple[Objective, Callable[[], None]]:
+    """One step's objective and the function that back-propagates it through G.
 
-    `theta` holds all B nets of the step (G ran whole on every rank). The
-    rank's CE gradient is taken w.r.t. its nets' weights only, then gathered:
-    the CE is a *sum* whose backward seed is λ/(number of pairs), which is
-    what the mean's backward computes in one process, so the gathered
-    gradient is bitwise the single-process one. Returns the global loss, CE
-    and Ĥ (the same on every rank, so the NaN check agrees everywhere) and
-    the function that back-propagates them through G."""
+    The CE gradient is taken w.r.t. the nets' weights alone (under torchrun:
+    this rank's share of the nets, then gathered): the CE is a *sum* whose
+    backward seed is λ/(number of pairs), which is what the mean's backward
+    computes, so the gathered gradient is the single-process one. The entropy
+    terms need all nets, which every rank has (G ran whole on every rank):
+    `objective` computes them with the global CE as a number, so the loss (and
+    the NaN check) agree everywhere. One process runs the same code with one
+    shard, so both add the CE gradient and the entropies' gradients in the
+    same order and stay equal to rounding, whatever terms are on."""
     target = model.target
-    weight = lam if config.diversity else 1.0
-    shard = ctx.shard(len(theta))
+    shard = ctx.shard(len(theta)) if ctx is not None else slice(None)
     mine = theta[shard].detach().requires_grad_()
-    with autocast(config.precision, theta.device):
-        logits = target.forward(mine, images[shard], method)
-    ce_sum = F.cross_entropy(logits.float().reshape(-1, target.num_classes), labels[shard].reshape(-1), reduction="sum")
-    ce_sum.backward(torch.tensor(weight, dtype=ce_sum.dtype, device=ce_sum.device) / labels.numel())
-    theta_grad = distributed.gather_rows(mine.grad)
-    ce = distributed.sum_over_ranks(ce_sum) / labels.numel()
-    if config.diversity:
-        entropy = kl_entropy(gauge_fix(target, theta), config.latent_dim, config.distance)
-        loss = weight * ce - entropy.detach()
+    ce_sum = cross_entropy(config, target, mine, images[shard], labels[shard], method, reduction="sum")
+    ce_sum.backward(torch.tensor(ce_weight(config, lam), dtype=ce_sum.dtype, device=ce_sum.device) / labels.numel())
+    if ctx is not None:
+        theta_grad, ce = distributed.gather_rows(mine.grad), distributed.sum_over_ranks(ce_sum) / labels.numel()
     else:
-        entropy = torch.zeros((), device=theta.device)
-        loss = ce
+        theta_grad, ce = mine.grad, ce_sum.detach() / labels.numel()
+    result = objective(config, target, theta, ce, lam, probes, method, queue)
 
     def backward() -> None:
         roots, seeds = [theta], [theta_grad]
-        if config.diversity:
-            roots.append(entropy)
-            seeds.append(torch.full_like(entropy, -1.0))  # loss = λ·CE − Ĥ
+        if result.loss.requires_grad:  # the entropy terms' part of the loss (the CE part is a number here)
+            roots.append(result.loss)
+            seeds.append(torch.ones_like(result.loss))
         torch.autograd.backward(roots, seeds)
-        distributed.broadcast_gradients(model.parameters())
+        if ctx is not None:
+            distributed.broadcast_gradients(model.parameters())
 
-    return loss, ce, entropy, backward
+    return result, backward
 
 
 def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | None = None, resume: bool = False,
@@ -241,6 +265,10 @@ def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | Non
         raise TrainingError(f"--augment-shift {config.augment_shift} is negative; give a number of pixels >= 0")
     if not 0.0 <= config.ema < 1.0:
         raise TrainingError(f"--ema {config.ema} is not a decay in [0, 1); use e.g. 0.998, or 0 for no average")
+    try:
+        check_settings(config)
+    except ValueError as error:
+        raise TrainingError(str(error)) from None
     if not distributed.launched():
         with checkpoint.OutputLock(out):
             return _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
@@ -281,6 +309,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
     averaged = _averaged(model, config.ema)
     generator = torch.Generator().manual_seed(config.seed + 1)
     eval_generator = torch.Generator().manual_seed(config.seed + 2)
+    queue = NeighbourQueue(config.entropy_queue)
     start_step, elapsed = 0, 0.0
     ckpt_path, log_path = out / CHECKPOINT, out / LOG
 
@@ -301,6 +330,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
         if "eval_generator" in payload:  # older checkpoints lack it: validation draws restart
             eval_generator.set_state(payload["eval_generator"])
         torch.set_rng_state(payload["torch_rng"])
+        queue.load(payload.get("entropy_queue"), device)
         start_step, elapsed = payload["step"], payload["elapsed_s"]
         # Drop log lines written after the checkpoint by the interrupted run.
         if main and log_path.exists():
@@ -337,33 +367,23 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
             images, labels = train_x[index], train_y[index]
             if config.augment_shift:
                 images = random_shift(images, config.augment_shift, generator)
+            probes = draw_probes(config, train_x, generator) if uses_function(config.diversity) else None
             theta = model(z)
-            if ctx is None:
-                with autocast(config.precision, device):
-                    logits = target.forward(theta, images, method)
-                ce = F.cross_entropy(logits.float().reshape(-1, target.num_classes), labels.reshape(-1))
-                if config.diversity:
-                    entropy = kl_entropy(gauge_fix(target, theta), config.latent_dim, config.distance)
-                    loss = lam * ce - entropy
-                else:
-                    entropy = torch.zeros(())
-                    loss = ce
-                backward = loss.backward
-            else:
-                loss, ce, entropy, backward = _shared_step(ctx, model, theta, images, labels, lam, config, method)
-            if not torch.isfinite(loss):
-                raise TrainingError(f"loss became {loss.item()} at step {step} (CE {ce.item():.4g}, "
-                                    f"entropy {entropy.item():.4g}); the last good checkpoint is kept in "
+            result, backward = _step_objective(ctx, model, theta, images, labels, lam, config, method, probes, queue)
+            if not torch.isfinite(result.loss):
+                raise TrainingError(f"loss became {result.loss.item()} at step {step} (CE {result.ce.item():.4g}, "
+                                    f"entropy {result.entropy_weights.item():.4g}, function entropy "
+                                    f"{result.entropy_function.item():.4g}); the last good checkpoint is kept in "
                                     f"{ckpt_path}. Lower the learning rate or λ and rerun.")
             optimizer.zero_grad(set_to_none=True)
             backward()
             optimizer.step()
+            queue.push(result.fixed)
             if averaged is not None:
                 averaged.update_parameters(model)
 
             done = step + 1
-            record = {"step": done, "loss": loss.item(), "ce": ce.item(), "entropy": entropy.item(),
-                      "lambda": lam, "lr": lr}
+            record = {"step": done, **result.record(), "lr": lr}
             if main and (done % config.eval_every == 0 or done == config.steps):
                 served = averaged.module if averaged is not None else model
                 record.update(validate(served, val_x, val_y, config.eval_nets, config, method, eval_generator))
@@ -378,7 +398,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
             if main and (done % config.checkpoint_every == 0 or done == config.steps):
                 log_handle.flush()
                 checkpoint.save(ckpt_path, _state(model, optimizer, config, done, generator, eval_generator,
-                                                  elapsed, averaged))
+                                                  elapsed, averaged, queue))
             progress(done, record)
     finally:
         log_handle.close()

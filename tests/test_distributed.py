@@ -31,8 +31,11 @@ def _train(out: Path, processes: int, *extra: str) -> subprocess.CompletedProces
     return subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
 
 
-def test_two_processes_give_the_weights_of_one(tmp_path):
-    single, multi = _train(tmp_path / "single", 1), _train(tmp_path / "multi", 2)
+@pytest.mark.parametrize("objective", [[], ["--diversity", "both", "--probes", "4", "--weight-entropy", "per_layer",
+                                             "--entropy-queue", "4", "--function-weight", "2"]],
+                         ids=["weights", "every_lever"])
+def test_two_processes_give_the_weights_of_one(tmp_path, objective):
+    single, multi = _train(tmp_path / "single", 1, *objective), _train(tmp_path / "multi", 2, *objective)
     assert single.returncode == 0, single.stderr
     assert multi.returncode == 0, multi.stderr
     a = checkpoint.load(tmp_path / "single" / "hypernet.pt", kind="hypernetwork")["model"]

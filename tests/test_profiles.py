@@ -88,7 +88,7 @@ def test_a_dry_run_with_the_profile_plans_the_sweep(tmp_path, workflow_profile):
     jobs = _jobs(result.stdout)
     trains = [j for j in jobs if j["rule"] == "train"]
     assert len(trains) == 5  # main + 2 λ × 2 seeds
-    assert sum("--diversity false" in j["command"] for j in trains) == 2
+    assert sum("--diversity none" in j["command"] for j in trains) == 2
     for job in jobs:
         if job["rule"] in GPU_RULES:
             assert job["resources"]["gpu"] == "1" and job["resources"]["slurm_partition"] == "gpu", job

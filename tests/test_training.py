@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from hyperman import checkpoint, cli, training
+from hyperman import checkpoint, cli, objective
 from hyperman.baseline import BaselineConfig, load_target_net, train_baseline
 from hyperman.device import autocast_dtype
 from hyperman.training import TrainConfig, TrainingError, load_hypernetwork, train
@@ -51,7 +51,7 @@ def test_checkpoint_loads_without_running_code_and_holds_everything(tmp_path):
 
 
 def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
-    real = training.kl_entropy
+    real = objective.kl_entropy
     calls = {"n": 0}
 
     def poisoned(*args, **kwargs):
@@ -59,7 +59,7 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
         value = real(*args, **kwargs)
         return value * float("nan") if calls["n"] == 4 else value  # the 4th training step
 
-    monkeypatch.setattr(training, "kl_entropy", poisoned)
+    monkeypatch.setattr(objective, "kl_entropy", poisoned)
     code = cli.main(["train", "--data", str(MNIST), "--out", str(tmp_path), "--steps", "6", "--nets-per-step", "4",
                      "--images-per-net", "8", "--eval-every", "100", "--checkpoint-every", "2", "--latent-dim", "8",
                      "--limit-train", "300", "--device", "cpu"])
@@ -70,7 +70,7 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
 
 
 def test_no_diversity_ablation_trains_on_cross_entropy_alone(tmp_path):
-    summary = train(TrainConfig(steps=2, diversity=False, **TINY), MNIST, tmp_path, "cpu", log=quiet)
+    summary = train(TrainConfig(steps=2, diversity="none", **TINY), MNIST, tmp_path, "cpu", log=quiet)
     log = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert all(r["entropy"] == 0.0 and r["loss"] == pytest.approx(r["ce"]) for r in log)
     assert summary["steps"] == 2

@@ -61,7 +61,7 @@ def snakemake_plan(cwd: Path, *extra: str) -> dict[str, dict]:
         shell = re.search(r"^Shell command: (.*)$", block, flags=re.M)
         if rule == "all" or shell is None:
             continue
-        command = re.sub(r"^OMP_NUM_THREADS=\S+ ", "", shell.group(1))
+        command = re.sub(r"^OMP_NUM_THREADS=\S+ OMP_WAIT_POLICY=\S+ ", "", shell.group(1))
         command = re.sub(r" > logs/\S+ 2>&1$", "", command)
         outputs = fields["output"].split(", ")
         jobs[outputs[0]] = {"rule": rule, "inputs": set(fields.get("input", "").split(", ")) - {""},
@@ -113,7 +113,7 @@ def test_a_sweep_expands_into_runs(tmp_path):
     plan = snakemake_plan(ROOT, "--configfile", str(path))
     trains = sorted(j["command"] for j in plan.values() if j["rule"] == "train")
     assert len(trains) == 7  # main + 3 λ × 2 seeds
-    assert sum("--diversity false" in c for c in trains) == 2
+    assert sum("--diversity none" in c for c in trains) == 2
     assert sum("--lambda 100000.0 " in c for c in trains) == 2
     report = next(j for j in plan.values() if j["rule"] == "report")
     assert "--sweep" in report["command"] and "results/lambdainf-seed1/evaluate" in report["command"]

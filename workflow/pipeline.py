@@ -148,7 +148,7 @@ def run_overrides(run: str) -> dict[str, Any]:
     except ValueError:
         raise ValueError(f"bad run name {run!r}: expected 'main' or 'lambda<value>-seed<n>'") from None
     if lam == "inf":
-        return {"diversity": False, "seed": seed}
+        return {"diversity": "none", "seed": seed}
     return {"lambda": float(lam), "seed": seed}
 
 

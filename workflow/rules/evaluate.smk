@@ -16,7 +16,7 @@ rule sample:
     resources:
         gpu=gpus("train"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"
 
 
 rule evaluate:
@@ -39,7 +39,7 @@ rule evaluate:
     resources:
         gpu=gpus("evaluate"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"
 
 
 rule distill:
@@ -60,4 +60,4 @@ rule distill:
     resources:
         gpu=gpus("distill"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"

@@ -15,7 +15,7 @@ rule train:
     resources:
         gpu=gpus("train"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"
 
 
 rule train_baseline:
@@ -35,7 +35,7 @@ rule train_baseline:
     resources:
         gpu=gpus("baseline"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"
 
 
 rule train_snapshot:
@@ -55,7 +55,7 @@ rule train_snapshot:
     resources:
         gpu=gpus("baseline"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"
 
 
 rule noise_ensemble:
@@ -75,4 +75,4 @@ rule noise_ensemble:
     resources:
         gpu=gpus("noise"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.cmd} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"
