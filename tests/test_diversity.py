@@ -37,12 +37,12 @@ def test_old_boolean_diversity_maps_to_weights_or_none():
 
 
 def test_a_checkpoint_with_the_old_boolean_loads_and_resumes(tmp_path):
-    train(TrainConfig(steps=2, **TINY), MNIST, tmp_path, "cpu", log=quiet)
+    train(TrainConfig(steps=2, diversity="weights", **TINY), MNIST, tmp_path, "cpu", log=quiet)
     payload = checkpoint.load(tmp_path / "hypernet.pt", kind="hypernetwork")
     payload["config"]["diversity"] = True  # as written before `diversity` had modes
     checkpoint.save(tmp_path / "hypernet.pt", payload)
     assert load_hypernetwork(tmp_path / "hypernet.pt")[1].diversity == "weights"
-    train(TrainConfig(steps=3, **TINY), MNIST, tmp_path, "cpu", resume=True, log=quiet)  # same config: no refusal
+    train(TrainConfig(steps=3, diversity="weights", **TINY), MNIST, tmp_path, "cpu", resume=True, log=quiet)  # same config: no refusal
 
 
 def test_reference_neighbours_match_a_brute_force_estimate():

@@ -74,6 +74,8 @@ def test_schema_keys_and_choices_come_from_the_dataclass(section):
             rule = properties[key]
             if "$ref" in rule:  # a shared definition, e.g. #/$defs/device
                 rule = SCHEMA["$defs"][rule["$ref"].rsplit("/", 1)[1]]
+            if "anyOf" in rule:  # e.g. diversity: the modes, or the old booleans
+                rule = next(option for option in rule["anyOf"] if "enum" in option)
             assert rule.get("enum") == list(field.metadata["choices"]), key
 
 

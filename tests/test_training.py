@@ -62,7 +62,7 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
     monkeypatch.setattr(objective, "kl_entropy", poisoned)
     code = cli.main(["train", "--data", str(MNIST), "--out", str(tmp_path), "--steps", "6", "--nets-per-step", "4",
                      "--images-per-net", "8", "--eval-every", "100", "--checkpoint-every", "2", "--latent-dim", "8",
-                     "--limit-train", "300", "--device", "cpu"])
+                     "--limit-train", "300", "--diversity", "weights", "--device", "cpu"])
     assert code == 2
     assert "loss became nan at step 3" in capsys.readouterr().err
     assert checkpoint.load(tmp_path / "hypernet.pt", kind="hypernetwork")["step"] == 2
