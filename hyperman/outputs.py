@@ -15,6 +15,10 @@ PATHS = "paths.csv"
 ADVERSARIAL = "adversarial.csv"
 RELIABILITY = "reliability.csv"
 OOD_SCORES = "ood_scores.csv"
+MODELS = "models.csv"
+COMPARISONS = "comparisons.csv"
+EQUAL_COMPUTE = "equal_compute.csv"
+SHIFT = "shift.csv"
 
 # columns of every evaluation table, in the order the workflow declares them
 TABLES: dict[str, list[str]] = {
@@ -24,12 +28,22 @@ TABLES: dict[str, list[str]] = {
     MEMBER_ACCURACY: ["net", "accuracy", "nll"],
     RELIABILITY: ["model", "bin", "bin_lower", "bin_upper", "count", "confidence_mean", "accuracy"],
     OOD_SCORES: ["model", "split", "image", "entropy", "mutual_information"],
+    MODELS: ["model", "accuracy", "nll", "ece", "adaptive_ece", "brier", "ood_auroc", "ood_aupr_in", "ood_aupr_out",
+             "ood_fpr95", "train_seconds", "members"],
+    COMPARISONS: ["model", "metric", "estimate", "low", "high", "excludes_zero"],
+    EQUAL_COMPUTE: ["members", "epochs", "seconds", "accuracy", "nll", "ood_auroc"],  # header only without epochs.pt
+    SHIFT: ["family", "intensity", "model", "kind", "accuracy", "nll", "ece"],
 }
-TEXT_COLUMNS = ("method", "kind", "model", "split")  # every other column holds numbers
+TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "excludes_zero")  # the rest hold numbers
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
 REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES)  # older evaluations lack them; the report skips their figures
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
 DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
+
+# the models of models.csv / metrics.json `models`, in the report's order; the first is compared with the rest
+MODEL_NAMES = ("hypernet_ensemble", "hypernet_member", "single_net", "noise_ensemble", "snapshot_ensemble",
+               "deep_ensemble_equal_compute", "deep_ensemble")
+HEADLINE = "hypernet_ensemble"
 
 # rows of ensemble_curve.csv
 CURVE_METHODS = ("hypernet_mean_prob", "hypernet_majority_vote", "deep_ensemble_mean_prob",
@@ -41,8 +55,8 @@ REPORT_KEYS = [
     "hypernet.members.accuracy_min", "hypernet.members.accuracy_max", "hypernet.members.nll_mean",
     "hypernet.ensemble.sizes", "hypernet.ensemble_gain", "hypernet.ensemble_gain_detail.ensemble_accuracy",
     "hypernet.ensemble_gain_detail.size", "deep_ensemble.size", "deep_ensemble.accuracy", "deep_ensemble.nll",
-    "deep_ensemble.ece", "single_net.accuracy", "single_net.nll", "single_net.ece", "symmetry_control.gain",
-    "symmetry_control.flipped_predictions", "paths", "ood", "timing",
+    "deep_ensemble.ece", "single_net.accuracy", "single_net.nll", "single_net.ece", "controls.gauge_check.gain",
+    "controls.gauge_check.flipped_predictions", "paths", "ood", "timing", "models", "comparisons",
 ]
 # metrics.json keys the report reads from each λ-sweep run: member accuracy, ensemble gain, disagreement
 SWEEP_KEYS = ["hypernet.members.accuracy_mean", "hypernet.ensemble_gain", "diversity.hypernet.disagreement"]

@@ -18,7 +18,7 @@ REQUIRED = [
     "hypernet.members.accuracy_mean", "hypernet.members.accuracy_min", "hypernet.members.accuracy_max",
     "hypernet.ensemble.sizes", "hypernet.ensemble.accuracy", "hypernet.ensemble.nll", "hypernet.ensemble.ece",
     "deep_ensemble.size", "deep_ensemble.accuracy", "deep_ensemble.nll", "deep_ensemble.ece",
-    "single_net.accuracy", "single_net.nll", "single_net.ece", "symmetry_control.gain", "hypernet.ensemble_gain",
+    "single_net.accuracy", "single_net.nll", "single_net.ece", "controls.gauge_check.gain", "hypernet.ensemble_gain",
     "diversity.hypernet.disagreement", "diversity.deep_ensemble.disagreement", "paths.latent.worst_accuracy",
     "paths.direct.worst_accuracy", "ood.hypernet.auroc_entropy", "ood.hypernet.auroc_mi",
     "ood.deep_ensemble.auroc_mi", "timing",
@@ -59,7 +59,8 @@ def _evaluate_args(trained, out, *extra, ood=True):
             "--baselines", *map(str, trained["baselines"]), "--data", str(MNIST), "--out", str(out),
             "--limit-test", "120", "--ensemble-sizes", "1", "2", "5", "1000", "--draws", "3", "--path-pairs", "2",
             "--path-points", "4", "--adversarial-images", "40", "--adversarial-eps", "0.1", "0.3",
-            "--symmetry-copies", "6", "--device", "cpu", *extra]
+            "--symmetry-copies", "6", "--bootstrap-resamples", "50", "--shift-images", "40", "--shift-nets", "3",
+            "--alignment-nets", "3", "--control-nets", "2", "--control-images", "40", "--device", "cpu", *extra]
     if ood:
         args += ["--ood-data", str(FASHION)]
     return args
@@ -97,7 +98,7 @@ def test_evaluate_end_to_end(trained, tmp_path):
         assert len(ensemble[name]) == 4
     assert all(0 <= a <= 1 for a in ensemble["accuracy"]) and all(n > 0 for n in ensemble["nll"])
     assert result["deep_ensemble"]["size"] == 2 and 0 <= result["deep_ensemble"]["accuracy"] <= 1
-    assert result["symmetry_control"]["gain"] == 0 and result["symmetry_control"]["flipped_predictions"] == 0
+    assert result["controls"]["gauge_check"]["gain"] == 0 and result["controls"]["gauge_check"]["flipped_predictions"] == 0
     assert 0 <= result["diversity"]["hypernet"]["disagreement"] <= 1
     assert result["diversity"]["hypernet"]["nn_l1_mean"] > 0
     for key in ("ood.hypernet.auroc_entropy", "ood.hypernet.auroc_mi", "ood.deep_ensemble.auroc_mi"):
@@ -119,8 +120,8 @@ def test_evaluate_end_to_end(trained, tmp_path):
     with open(out / "paths.csv") as handle:
         paths = list(csv.DictReader(handle))
     assert list(paths[0]) == ["kind", "pair", "t", "accuracy", "nll"]
-    assert {r["kind"] for r in paths} == {"latent", "direct", "baseline_direct"}
-    assert len(paths) == 2 * 2 * 4 + 4
+    assert {r["kind"] for r in paths} == {"latent", "direct", "baseline_direct", "direct_aligned"}
+    assert len(paths) == 2 * 2 * 4 + 4 + 4
     with open(out / "adversarial.csv") as handle:
         adversarial = list(csv.DictReader(handle))
     assert {r["model"] for r in adversarial} >= {"hypernet_single", "hypernet_vote"}

@@ -1,0 +1,40 @@
+"""Distribution shift (Ovadia et al. 2019), generated on the fly by hyperman.shift: every model on the same
+shifted copies of the first `shift_images` test images.
+
+The hypernetwork ensemble here is its first `shift_nets` sampled nets (the
+shifted sets are new images, so its probabilities must be computed again;
+fewer nets keep that affordable on a CPU); the other models use all their
+members. metrics.json `models.<name>.shift_mean` holds each model's ensemble
+means over a family's intensities (clean included).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import outputs
+from ..shift import SHIFT_FAMILIES, shift_benchmark, shift_rows
+from .context import Context
+
+
+def shift_part(ctx: Context) -> tuple[dict, dict]:
+    """metrics.json `shift` and shift.csv (without the per-family mean rows); models.<name>.shift_mean."""
+    cfg = ctx.cfg
+    n = min(cfg.shift_images, ctx.T)
+    images, labels = ctx.inputs["x"][:n], ctx.y[:n]
+    thetas = {name: model.theta for name, model in ctx.models.items() if model.theta is not None}
+    thetas["hypernet_ensemble"] = thetas["hypernet_ensemble"][:cfg.shift_nets]
+    forward, device = ctx.forward, ctx.device
+
+    def predictor(theta: torch.Tensor):
+        return lambda shifted: forward.probs(theta.to(device), shifted.to(device))
+
+    result = shift_benchmark({name: predictor(theta) for name, theta in thetas.items()}, images, labels,
+                             SHIFT_FAMILIES, cfg.seed)
+    for name in thetas:
+        ctx.results["models"][name]["shift_mean"] = {family: part["mean"][name]["ensemble"]
+                                                     for family, part in result.items()}
+    section = {"images": n, "hypernet_nets": int(thetas["hypernet_ensemble"].shape[0]),
+               "families": {family: list(values) for family, values in SHIFT_FAMILIES.items()}, **result}
+    rows = [row for row in shift_rows(result) if row[1] != "mean"]
+    return {"shift": section}, {outputs.SHIFT: rows}
