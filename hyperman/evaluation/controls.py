@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import metrics
 from ..alignment import alignment_control, random_direction_control
 from .context import Context
 from .diversity import symmetry_control
@@ -26,11 +27,15 @@ DIRECTIONS = 4  # random directions per net in the random-direction control
 
 
 def gauge_check(ctx: Context) -> dict:
-    """The old symmetry control, named for what it is, next to the gain of a real ensemble of that size."""
-    sym = symmetry_control(ctx.forward, ctx.first_theta[0], ctx.x, ctx.y, ctx.cfg.symmetry_copies, ctx.generator)
+    """The old symmetry control, named for what it is, next to the gain of a real ensemble of that size, both on
+    the first `control_images` test images (it is a test of code: a subset shows a flip as well as all)."""
+    n = min(ctx.cfg.control_images, ctx.T)
+    sym = symmetry_control(ctx.forward, ctx.first_theta[0], ctx.x[:n], ctx.y[:n], ctx.cfg.symmetry_copies,
+                           ctx.generator)
     size = min(ctx.cfg.symmetry_copies, ctx.N)
-    real = ensemble_scores(ctx.probs, ctx.y, torch.arange(size))["mean_prob"]["accuracy"]
-    sym.update({"hypernet_ensemble_size": size, "hypernet_ensemble_gain": real - float(ctx.member_acc[:size].mean()),
+    real = ensemble_scores(ctx.probs[:, :n], ctx.y[:n], torch.arange(size))["mean_prob"]["accuracy"]
+    sym.update({"hypernet_ensemble_size": size, "hypernet_ensemble_gain":
+                real - float(metrics.accuracy(ctx.probs[:size, :n], ctx.y[:n]).mean()),
                 "exact": sym["flipped_predictions"] == 0,
                 "what": "a check of the gauge code: transforms of one net gain 0 by construction, whatever G is"})
     if sym["flipped_predictions"]:

@@ -17,6 +17,24 @@ from ..shift import SHIFT_FAMILIES, shift_benchmark, shift_rows
 from .context import Context
 
 
+def batched_predictors(ctx: Context, thetas: dict[str, torch.Tensor]) -> dict:
+    """One predictor per model for shift_benchmark, all answered by ONE forward of every model's nets per
+    shifted set (shift_benchmark hands the same tensor to every model in turn), so that small subsets do not
+    pay the per-call overhead once per model."""
+    names, sizes = list(thetas), [t.shape[0] for t in thetas.values()]
+    every = torch.cat([thetas[name].cpu() for name in names]).to(ctx.device)
+    cache: dict = {"images": None, "probs": None}
+
+    def predictor(index: int):
+        def predict(shifted: torch.Tensor) -> torch.Tensor:
+            if cache["images"] is not shifted:
+                cache["images"], cache["probs"] = shifted, ctx.forward.probs(every, shifted.to(ctx.device))
+            return torch.split(cache["probs"], sizes)[index]
+        return predict
+
+    return {name: predictor(i) for i, name in enumerate(names)}
+
+
 def shift_part(ctx: Context) -> tuple[dict, dict]:
     """metrics.json `shift` and shift.csv (without the per-family mean rows); models.<name>.shift_mean."""
     cfg = ctx.cfg
@@ -24,13 +42,7 @@ def shift_part(ctx: Context) -> tuple[dict, dict]:
     images, labels = ctx.inputs["x"][:n], ctx.y[:n]
     thetas = {name: model.theta for name, model in ctx.models.items() if model.theta is not None}
     thetas["hypernet_ensemble"] = thetas["hypernet_ensemble"][:cfg.shift_nets]
-    forward, device = ctx.forward, ctx.device
-
-    def predictor(theta: torch.Tensor):
-        return lambda shifted: forward.probs(theta.to(device), shifted.to(device))
-
-    result = shift_benchmark({name: predictor(theta) for name, theta in thetas.items()}, images, labels,
-                             SHIFT_FAMILIES, cfg.seed)
+    result = shift_benchmark(batched_predictors(ctx, thetas), images, labels, SHIFT_FAMILIES, cfg.seed)
     for name in thetas:
         ctx.results["models"][name]["shift_mean"] = {family: part["mean"][name]["ensemble"]
                                                      for family, part in result.items()}
