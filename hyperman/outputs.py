@@ -36,7 +36,8 @@ TABLES: dict[str, list[str]] = {
 }
 TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "excludes_zero")  # the rest hold numbers
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
-REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES)  # older evaluations lack them; the report skips their figures
+REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)  # None when absent: the
+# report skips their figures
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
 DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
 
