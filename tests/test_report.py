@@ -94,9 +94,11 @@ def test_full_report(run, tmp_path):
         assert pct(value) in md
     assert f"{100 * m['hypernet']['ensemble_gain']:+.2f} pp" in md
     assert f"{100 * m['controls']['gauge_check']['gain']:+.2f} pp" in md
-    for value in (m["single_net"]["nll"], m["single_net"]["ece"], m["deep_ensemble"]["nll"], d["distilled"]["nll"],
-                  d["distilled"]["ece"], m["ood"]["hypernet"]["auroc_entropy"], m["ood"]["hypernet"]["auroc_mi"],
-                  m["ood"]["deep_ensemble"]["auroc_mi"]):
+    models = m["models"]
+    for value in (models["single_net"]["nll"], models["single_net"]["ece"], models["deep_ensemble"]["nll"],
+                  models["deep_ensemble"]["brier"], d["distilled"]["nll"], d["distilled"]["ece"],
+                  models["hypernet_ensemble"]["ood"]["auroc"], models["deep_ensemble"]["ood"]["aupr_out"],
+                  models["single_net"]["ood"]["fpr95"]):
         assert f"{value:.4f}" in md
     assert f"{m['timing']['hypernet_train_seconds']:.1f} s" in md and f"{d['distilled']['train_seconds']:.1f} s" in md
     # one claim per comparison and metric (accuracy, NLL, AUROC; AUROC without OOD for members), plus the student

@@ -94,8 +94,9 @@ def interval_claims(m: dict) -> list[tuple[str, str, str]]:
             if metric not in words or comparison.get(metric) is None:
                 continue
             d = comparison[metric]
-            evidence = f"hypernetwork ensemble minus {label(m, name)}: {difference(d, scale, unit)} (95 % paired "\
-                       "bootstrap interval over test images)"
+            evidence = f"hypernetwork ensemble minus {label(m, name)}: {difference(d, scale, unit)}"
+            if d.get("low") is not None:
+                evidence += " (95 % paired bootstrap interval over the test images)"
             if metric == "accuracy" and comparison.get("mcnemar"):
                 evidence += f"; McNemar p = {comparison['mcnemar']['p_value']:.3g}"
             out.append((f"The hypernetwork ensemble {words[metric]} the {label(m, name)}.", verdict(d, higher),

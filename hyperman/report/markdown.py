@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import metrics
 from ..files import replace_dir_atomically
-from .claims import claims, headline, model_rows, num, pct, pp
+from .claims import claims, headline, num, pct, pp
 from .evidence import control_statements, headline_table
 from .figures import FIGURES, SKIP_REASONS, available, gauge_filters, plt_agg, save
 from .inputs import ReportConfig, ReportError, load_inputs, value
@@ -40,10 +40,7 @@ def markdown(cfg: ReportConfig, inputs: dict, written: list[tuple], skipped: lis
              _table(*headline_table(m)), "",
              "## Other numbers", "",
              _table(["quantity", "value", "source"], [[q, v, f"`{s}`"] for q, v, s in headline(inputs)]), "",
-             "## Models compared", "",
-             _table(["model", "accuracy", "NLL", "ECE", "OOD AUROC (entropy)", "OOD AUROC (mutual information)"],
-                    [[r["name"], pct(r["accuracy"]), num(r["nll"]), num(r["ece"]), num(r["auroc_entropy"]),
-                      num(r["auroc_mi"])] for r in model_rows(inputs)]), ""]
+             ]
     if "skipped" in m["ood"]:
         parts += [f"OOD: {m['ood']['skipped']}.", ""]
     parts += ["## Claims", "", "Each verdict is computed when the report is built: a claim holds only when its 95 % "
