@@ -26,6 +26,7 @@ from .run import PARTS, evaluate
 
 __all__ = ["DEFAULT_EPS", "DEFAULT_SIZES", "DIVERSITY_NETS", "OUTPUTS", "PARTS", "EvalConfig", "EvaluationError",
            "Forward", "Grid", "Model", "alignment", "compare", "compare_with_members", "equal_compute_choice",
-           "gauge_check", "grid_rows", "member_metrics", "model_metrics", "ood_metrics", "random_direction", "_activation_elements", "diversity", "direct_path", "ensemble_curve", "ensemble_scores",
+           "gauge_check", "grid_rows", "member_metrics", "model_metrics", "ood_metrics", "random_direction",
+           "_activation_elements", "diversity", "direct_path", "ensemble_curve", "ensemble_scores",
            "evaluate", "fgsm_flip_rates", "load_inputs", "member_summary", "ood_score_rows", "ood_scores",
            "path_scores", "reliability_rows", "symmetry_control"]

@@ -160,7 +160,8 @@ def build_models(ctx: Context) -> None:
         k, e, seconds = equal_compute_choice(ctx.grid.records, inputs["hypernet_train_seconds"])
         ctx.models["deep_ensemble_equal_compute"] = Model(
             ctx.grid.probs[:k, e - 1], None if ctx.grid.ood is None else ctx.grid.ood[:k, e - 1], seconds,
-            torch.stack([weights[e - 1] for weights, _ in ctx.grid.records[:k]]), detail={"k": k, "e": e, "seconds": seconds, "budget_seconds": inputs["hypernet_train_seconds"]})
+            torch.stack([weights[e - 1] for weights, _ in ctx.grid.records[:k]]),
+            detail={"k": k, "e": e, "seconds": seconds, "budget_seconds": inputs["hypernet_train_seconds"]})
     if inputs["noise"] is not None:
         theta = inputs["noise"]["theta"]
         ctx.models["noise_ensemble"] = Model(ctx.forward.probs(theta, ctx.x), _ood(ctx, theta),

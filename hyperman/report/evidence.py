@@ -118,9 +118,9 @@ def control_statements(m: dict) -> list[str]:
                        ("baselines", "baselines (aligned to baseline 0)")):
         a = value(m, f"controls.alignment.{name}")
         if a and a.get("residual_fraction") is not None:
-            out.append(f"Alignment control, {a['nets']} {what}: after weight matching {100 * a['residual_fraction']:.1f} "
-                       f"% of the L1 distance remains (mean {a['distance_before_mean']:.4g} → "
-                       f"{a['distance_after_mean']:.4g}); they disagree with the reference on "
+            out.append(f"Alignment control, {a['nets']} {what}: after weight matching "
+                       f"{100 * a['residual_fraction']:.1f} % of the L1 distance remains (mean "
+                       f"{a['distance_before_mean']:.4g} → {a['distance_after_mean']:.4g}); they disagree with the reference on "
                        f"{100 * a['disagreement_mean']:.2f} % of the test images.")
     r = value(m, "controls.random_direction.hypernet")
     if r:

@@ -34,8 +34,8 @@ def markdown(cfg: ReportConfig, inputs: dict, written: list[tuple], skipped: lis
              f"({m['comparisons_notes']['resamples']} resamples; accuracy in percentage points). OOD: "
              f"{m['models_notes']['ood']}. Shift: mean accuracy over the shift families and their intensities "
              "(clean included) on the first "
-             f"{value(m, 'shift.images')} test images; the hypernetwork ensemble there uses its first "
-             f"{value(m, 'shift.hypernet_nets')} nets. Training seconds: measured wall time; the noise ensemble's "
+             f"{value(m, 'shift.images')} test images; every ensemble there uses its first "
+             f"{value(m, 'shift.hypernet_nets')} members. Training seconds: measured wall time; the noise ensemble's "
              "is its single net's.", "",
              _table(*headline_table(m)), "",
              "## Other numbers", "",
