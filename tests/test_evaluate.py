@@ -60,7 +60,8 @@ def _evaluate_args(trained, out, *extra, ood=True):
             "--limit-test", "120", "--ensemble-sizes", "1", "2", "5", "1000", "--draws", "3", "--path-pairs", "2",
             "--path-points", "4", "--adversarial-images", "40", "--adversarial-eps", "0.1", "0.3",
             "--symmetry-copies", "6", "--bootstrap-resamples", "50", "--shift-images", "40", "--shift-nets", "3",
-            "--alignment-nets", "3", "--control-nets", "2", "--control-images", "40", "--device", "cpu", *extra]
+            "--alignment-nets", "3", "--control-nets", "2", "--control-images", "40", "--ood-images", "100",
+            "--device", "cpu", *extra]
     if ood:
         args += ["--ood-data", str(FASHION)]
     return args
@@ -105,6 +106,7 @@ def test_evaluate_end_to_end(trained, tmp_path):
     for key in ("ood.hypernet.auroc_entropy", "ood.hypernet.auroc_mi", "ood.deep_ensemble.auroc_mi"):
         assert 0 <= _get(result, key) <= 1
     assert result["ood"]["single_net"]["auroc_mi"] is None
+    assert result["ood"]["ood_images"] == 100 and result["ood"]["in_images"] == 120  # --ood-images of --limit-test
     assert result["timing"]["baselines_train_seconds"] == 3.0
     assert result["timing"]["hypernet_train_seconds"] > 0 and result["timing"]["image_nets_per_second"] > 0
     assert result["paths"]["latent"]["worst_accuracy"] <= result["paths"]["latent"]["mean_endpoint_accuracy"]
@@ -249,6 +251,11 @@ def test_evaluate_every_model_with_equal_compute_and_intervals(evidence, tmp_pat
     assert result["controls"]["alignment"]["baselines"]["nets"] == 1
     assert result["controls"]["alignment"]["hypernet_equal_size"]["nets"] == 1
     assert result["paths"]["direct_aligned"]["worst_accuracy"] is not None
+    # the same numbers as the older sections, from the same probabilities; weight distances on equal set sizes
+    assert models["deep_ensemble"]["accuracy"] == pytest.approx(result["deep_ensemble"]["accuracy"])
+    assert models["hypernet_ensemble"]["accuracy"] == pytest.approx(
+        result["hypernet"]["ensemble_gain_detail"]["ensemble_accuracy"])
+    assert result["diversity"]["hypernet"]["nn_l1_nets"] == result["diversity"]["deep_ensemble"]["nn_l1_nets"] == 2
 
 
 def test_a_model_compared_with_itself_differs_by_exactly_zero():

@@ -55,7 +55,11 @@ class EvalConfig:
     alignment_nets: int = setting(20, "sampled nets (and at most as many baselines) aligned by weight matching in "
                                       "the alignment control")
     control_nets: int = setting(10, "nets whose nearest neighbour is set against random directions")
-    control_images: int = setting(1000, "test images of the random-direction control (the first N)")
+    control_images: int = setting(1000, "test images of the gauge check and the random-direction control (the "
+                                        "first N)")
+    ood_images: int | None = setting(2000, "OOD images every model is scored on (the first N of --ood-data; 0: "
+                                           "all): on a CPU the OOD forward of every net is the largest cost after "
+                                           "the test set's")
     seed: int = setting(0, "seed of ensemble draws, path pairs and symmetries")
     device: str = setting("auto", "where to evaluate", choices=DEVICES)
     limit_test: int | None = setting(None, "use only the first N test images of --data and --ood-data (0: all)",
@@ -86,7 +90,7 @@ def check_config(cfg: EvalConfig) -> None:
         problems.append(f"--path-points must be at least 2, got {cfg.path_points}")
     if any(not math.isfinite(e) or e < 0 for e in cfg.adversarial_eps) or not cfg.adversarial_eps:
         problems.append(f"--adversarial-eps must be non-negative numbers, got {cfg.adversarial_eps}")
-    for name in ("limit_test", "path_images"):
+    for name in ("limit_test", "path_images", "ood_images"):
         if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     if problems:

@@ -98,7 +98,7 @@ def make_context(cfg: EvalConfig, inputs: dict, device: torch.device, log) -> Co
                    generator=torch.Generator().manual_seed(cfg.seed), x=inputs["x"].to(device), y=inputs["y"],
                    latents=latents, baseline_theta=torch.stack([b["theta"] for b in inputs["baselines"]]),
                    N=N, T=len(inputs["y"]), K=K, M=min(DIVERSITY_NETS, N),
-                   ood_x=inputs["ood"][1].to(device) if inputs["ood"] is not None else None)
+                   ood_x=inputs["ood"][1][:cfg.ood_images or None].to(device) if inputs["ood"] is not None else None)
 
 
 def test_forward(ctx: Context) -> tuple[dict, dict]:
