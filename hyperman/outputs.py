@@ -38,6 +38,7 @@ TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "exclude
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
 REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)  # None when absent: the
 # report skips their figures
+EVIDENCE_TABLES = {name: TABLES[name] for name in (MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)}  # issue 12's
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
 DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
 

@@ -38,7 +38,7 @@ def model_metrics(model: Model, y: torch.Tensor) -> dict:
     out = {"accuracy": float(metrics.accuracy(mean, y)), "nll": float(metrics.nll(mean, y)),
            "ece": metrics.ece(mean, y), "adaptive_ece": metrics.adaptive_ece(mean, y),
            "brier": float(metrics.brier(mean, y)), "members": int(model.probs.shape[0]),
-           "train_seconds": model.train_seconds, "ood": ood_metrics(model), **model.detail}
+           "member_accuracy": float(metrics.accuracy(model.probs, y).mean()), "train_seconds": model.train_seconds, "ood": ood_metrics(model), **model.detail}
     if model.probs.shape[0] > 1:
         votes = metrics.vote_probabilities(model.probs, metrics.VOTE_SMOOTHING)
         out["majority_vote"] = {"accuracy": float((metrics.majority_vote(model.probs) == y).double().mean()),
