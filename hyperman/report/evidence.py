@@ -107,6 +107,11 @@ def interval_claims(m: dict) -> list[tuple[str, str, str]]:
 def control_statements(m: dict) -> list[str]:
     """What the controls and the paths measured, stated without a verdict (they carry no interval)."""
     out = []
+    chosen = value(m, "equal_compute.chosen")
+    if chosen:
+        out.append(f"Equal compute: the deep ensemble of {chosen['k']} members after {chosen['e']} epochs cost "
+                   f"{chosen['seconds']:.1f} s of training, the hypernetwork {chosen['budget_seconds']:.1f} s (the "
+                   "largest epoch within that budget, read off the per-epoch checkpoints).")
     gauge = value(m, "controls.gauge_check")
     if gauge:
         passed = gauge["flipped_predictions"] == 0
@@ -114,7 +119,8 @@ def control_statements(m: dict) -> list[str]:
                    f"one net gain 0 by construction): {'passed' if passed else 'FAILED'}, gain "
                    f"{100 * gauge['gain']:+.2f} pp, {gauge['flipped_predictions']} of {gauge['images']} predictions "
                    "flipped.")
-    for name, what in (("hypernet_equal_size", "sampled nets (aligned to sampled net 0)"),
+    for name, what in (("hypernet", "sampled nets (aligned to sampled net 0)"),
+                       ("hypernet_equal_size", "sampled nets (aligned to sampled net 0; as many as the baselines)"),
                        ("baselines", "baselines (aligned to baseline 0)")):
         a = value(m, f"controls.alignment.{name}")
         if a and a.get("residual_fraction") is not None:
