@@ -28,10 +28,17 @@ TABLES: dict[str, list[str]] = {
     MEMBER_ACCURACY: ["net", "accuracy", "nll"],
     RELIABILITY: ["model", "bin", "bin_lower", "bin_upper", "count", "confidence_mean", "accuracy"],
     OOD_SCORES: ["model", "split", "image", "entropy", "mutual_information"],
+    MODELS: ["model", "accuracy", "nll", "ece", "adaptive_ece", "brier", "ood_auroc", "ood_aupr_in", "ood_aupr_out",
+             "ood_fpr95", "train_seconds", "members"],
+    COMPARISONS: ["model", "metric", "estimate", "low", "high", "excludes_zero"],
+    EQUAL_COMPUTE: ["members", "epochs", "seconds", "accuracy", "nll", "ood_auroc"],  # header only without epochs.pt
+    SHIFT: ["family", "intensity", "model", "kind", "accuracy", "nll", "ece"],
 }
 TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "excludes_zero")  # the rest hold numbers
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
-REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES)  # older evaluations lack them; the report skips their figures
+REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)  # None when absent: the
+# report skips their figures
+EVIDENCE_TABLES = {name: TABLES[name] for name in (MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)}  # issue 12's
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
 # issue 12's evidence tables, optional for the report (its figures are skipped without them); the evaluation
 # of branch evalint writes them and lists them in TABLES: then this is {name: TABLES[name] for name in them}
@@ -44,6 +51,11 @@ EVIDENCE_TABLES: dict[str, list[str]] = {
 }
 DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
 
+# the models of models.csv / metrics.json `models`, in the report's order; the first is compared with the rest
+MODEL_NAMES = ("hypernet_ensemble", "hypernet_member", "single_net", "noise_ensemble", "snapshot_ensemble",
+               "deep_ensemble_equal_compute", "deep_ensemble")
+HEADLINE = "hypernet_ensemble"
+
 # rows of ensemble_curve.csv
 CURVE_METHODS = ("hypernet_mean_prob", "hypernet_majority_vote", "deep_ensemble_mean_prob",
                  "deep_ensemble_majority_vote", "single_net")
@@ -54,8 +66,8 @@ REPORT_KEYS = [
     "hypernet.members.accuracy_min", "hypernet.members.accuracy_max", "hypernet.members.nll_mean",
     "hypernet.ensemble.sizes", "hypernet.ensemble_gain", "hypernet.ensemble_gain_detail.ensemble_accuracy",
     "hypernet.ensemble_gain_detail.size", "deep_ensemble.size", "deep_ensemble.accuracy", "deep_ensemble.nll",
-    "deep_ensemble.ece", "single_net.accuracy", "single_net.nll", "single_net.ece", "symmetry_control.gain",
-    "symmetry_control.flipped_predictions", "paths", "ood", "timing",
+    "deep_ensemble.ece", "single_net.accuracy", "single_net.nll", "single_net.ece", "controls.gauge_check.gain",
+    "controls.gauge_check.flipped_predictions", "paths", "ood", "timing", "models", "comparisons",
 ]
 # metrics.json keys the report reads from each λ-sweep run: member accuracy, ensemble gain, disagreement
 SWEEP_KEYS = ["hypernet.members.accuracy_mean", "hypernet.ensemble_gain", "diversity.hypernet.disagreement"]

@@ -20,7 +20,7 @@ REQUIRED = [
     "hypernet.members.accuracy_mean", "hypernet.members.accuracy_min", "hypernet.members.accuracy_max",
     "hypernet.ensemble.sizes", "hypernet.ensemble.accuracy", "hypernet.ensemble.nll", "hypernet.ensemble.ece",
     "deep_ensemble.size", "deep_ensemble.accuracy", "deep_ensemble.nll", "deep_ensemble.ece",
-    "single_net.accuracy", "single_net.nll", "single_net.ece", "symmetry_control.gain", "hypernet.ensemble_gain",
+    "single_net.accuracy", "single_net.nll", "single_net.ece", "controls.gauge_check.gain", "hypernet.ensemble_gain",
     "diversity.hypernet.disagreement", "diversity.deep_ensemble.disagreement", "paths.latent.worst_accuracy",
     "paths.direct.worst_accuracy", "ood.hypernet.auroc_entropy", "ood.hypernet.auroc_mi",
     "ood.deep_ensemble.auroc_mi", "timing",
@@ -72,7 +72,9 @@ def _evaluate_args(trained, out, *extra, ood=True):
             "--baselines", *map(str, trained["baselines"]), "--data", str(MNIST), "--out", str(out),
             "--limit-test", "120", "--ensemble-sizes", "1", "2", "5", "1000", "--draws", "3", "--path-pairs", "2",
             "--path-points", "4", "--adversarial-images", "40", "--adversarial-eps", "0.1", "0.3",
-            "--symmetry-copies", "6", "--device", "cpu", *extra]
+            "--symmetry-copies", "6", "--bootstrap-resamples", "50", "--shift-images", "40", "--shift-nets", "3",
+            "--alignment-nets", "3", "--control-nets", "2", "--control-images", "40", "--ood-images", "100",
+            "--device", "cpu", *extra]
     if ood:
         args += ["--ood-data", str(FASHION)]
     return args
@@ -120,8 +122,10 @@ def test_evaluate_end_to_end(evaluated):
     for name in ("accuracy", "nll", "ece"):
         assert len(ensemble[name]) == 4
     assert result["deep_ensemble"]["size"] == 2
-    assert result["symmetry_control"]["gain"] == 0 and result["symmetry_control"]["flipped_predictions"] == 0
+    gauge = result["controls"]["gauge_check"]
+    assert gauge["gain"] == 0 and gauge["flipped_predictions"] == 0
     assert result["ood"]["single_net"]["auroc_mi"] is None
+    assert result["ood"]["ood_images"] == 100 and result["ood"]["in_images"] == 120  # --ood-images of --limit-test
     assert result["timing"]["baselines_train_seconds"] == 3.0
 
     rows = evaluated["ensemble_curve"]
@@ -133,8 +137,8 @@ def test_evaluate_end_to_end(evaluated):
     assert len(evaluated["member_accuracy"]) == 12
     paths = evaluated["paths"]
     assert list(paths[0]) == ["kind", "pair", "t", "accuracy", "nll"]
-    assert {r["kind"] for r in paths} == {"latent", "direct", "baseline_direct"}
-    assert len(paths) == 2 * 2 * 4 + 4
+    assert {r["kind"] for r in paths} == {"latent", "direct", "baseline_direct", "direct_aligned"}
+    assert len(paths) == 2 * 2 * 4 + 4 + 4
     assert {r["model"] for r in evaluated["adversarial"]} == {"hypernet_single", "hypernet_vote", "single_net",
                                                               "deep_ensemble_vote"}
     assert not list(evaluated["out"].glob("*.tmp"))
@@ -289,3 +293,101 @@ def test_baseline_of_the_wrong_size_is_refused(trained, tmp_path, capsys):
     assert not (out / "metrics.json").exists()
     assert cli.main(["sample", "--checkpoint", str(bad), "--out", str(tmp_path / "s.pt")]) == 2
     assert "expected 'hypernetwork'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def evidence(trained):
+    """Baseline folders with per-epoch checkpoints (baseline.pt = the last epoch), a snapshot and a noise
+    ensemble, and a training summary of 5 s, so that the equal-compute choice is known: members cost
+    [1, 2, 3] and [1.5, 3, 4.5] s after epochs 1-3, so 2 members after 2 epochs cost exactly 5 s."""
+    root, target = trained["root"] / "evidence", get_target("mnist_cnn")
+    thetas = target.init(8, torch.Generator().manual_seed(7))
+    baselines = []
+    for k, seconds in enumerate(([1.0, 2.0, 3.0], [1.5, 3.0, 4.5])):
+        folder = root / f"seed{k}"
+        folder.mkdir(parents=True)
+        epochs = thetas[3 * k:3 * k + 3]
+        checkpoint.save(folder / "epochs.pt", {"kind": "target-epochs", "target": "mnist_cnn", "thetas": epochs,
+                                               "seconds": seconds, "config": {}})
+        checkpoint.save(folder / "baseline.pt", {"kind": "target", "target": "mnist_cnn", "theta": epochs[-1],
+                                                 "train_seconds": seconds[-1], "config": {}})
+        baselines.append(folder / "baseline.pt")
+    checkpoint.save(root / "snapshots.pt", {"kind": "snapshot-ensemble", "target": "mnist_cnn", "thetas": thetas[6:8],
+                                            "seconds": [2.0, 4.0], "epochs": [1, 2], "config": {}})
+    noise = thetas[2] + 0.01 * torch.randn(3, target.num_params, generator=torch.Generator().manual_seed(1))
+    checkpoint.save(root / "noise_ensemble.pt", {"kind": "noise-ensemble", "target": "mnist_cnn", "thetas": noise,
+                                                 "alpha": 0.01})
+    summary = root / "train_summary.json"
+    summary.write_text(json.dumps({"train_seconds": 5.0}))
+    return {**trained, "baselines": baselines, "extra": ["--snapshots", str(root / "snapshots.pt"), "--noise",
+                                                         str(root / "noise_ensemble.pt"), "--train-summary",
+                                                         str(summary)]}
+
+
+def _rows(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_evaluate_every_model_with_equal_compute_and_intervals(evidence, tmp_path):
+    out = tmp_path / "eval"
+    assert cli.main(_evaluate_args(evidence, out, *evidence["extra"])) == 0
+    result = json.loads((out / "metrics.json").read_text())
+    models = result["models"]
+    assert list(models) == ["hypernet_ensemble", "hypernet_member", "single_net", "noise_ensemble",
+                            "snapshot_ensemble", "deep_ensemble_equal_compute", "deep_ensemble"]
+    # the grid's last cell is the deep ensemble (baseline.pt = the last epoch), to the printed digits
+    grid = {(int(r["members"]), int(r["epochs"])): r for r in _rows(out / outputs.EQUAL_COMPUTE)}
+    assert sorted(grid) == [(k, e) for k in (1, 2) for e in (1, 2, 3)]
+    assert float(grid[2, 3]["seconds"]) == 7.5 and float(grid[1, 2]["seconds"]) == 2.0
+    for name in ("accuracy", "nll"):
+        assert float(grid[2, 3][name]) == pytest.approx(models["deep_ensemble"][name], rel=1e-5)
+        assert float(grid[2, 2][name]) == pytest.approx(models["deep_ensemble_equal_compute"][name], rel=1e-5)
+    assert float(grid[2, 3]["ood_auroc"]) == pytest.approx(models["deep_ensemble"]["ood"]["auroc"], rel=1e-5)
+    chosen = result["equal_compute"]["chosen"]
+    assert (chosen["k"], chosen["e"], chosen["seconds"]) == (2, 2, 5.0)  # the largest epoch within the 5 s
+    assert result["equal_compute"]["hypernet"]["seconds"] == 5.0
+    assert models["single_net"]["ood"]["score"] == "entropy"
+    assert models["deep_ensemble"]["ood"]["score"] == "mutual_information"
+    assert models["snapshot_ensemble"]["train_seconds"] == 4.0 and models["noise_ensemble"]["alpha"] == 0.01
+    # every model compared with the hypernetwork ensemble; the table holds the same numbers
+    assert sorted(result["comparisons"]) == sorted(set(models) - {"hypernet_ensemble"})
+    acc = result["comparisons"]["single_net"]["accuracy"]
+    assert acc["estimate"] == pytest.approx(models["hypernet_ensemble"]["accuracy"] - models["single_net"]["accuracy"])
+    assert acc["low"] <= acc["estimate"] <= acc["high"]
+    rows = {(r["model"], r["metric"]): r for r in _rows(out / outputs.COMPARISONS)}
+    assert float(rows["single_net", "accuracy"]["low"]) == pytest.approx(acc["low"], rel=1e-5)
+    assert {r["model"] for r in _rows(out / outputs.MODELS)} == set(models)
+    shifted = {r["model"] for r in _rows(out / outputs.SHIFT)}
+    assert shifted == set(models) - {"hypernet_member", "deep_ensemble_equal_compute"}
+    assert set(models["noise_ensemble"]["shift_mean"]) == {"rotation", "translation", "gaussian_noise"}
+    assert result["controls"]["alignment"]["baselines"]["nets"] == 1
+    assert result["controls"]["alignment"]["hypernet_equal_size"]["nets"] == 1
+    assert result["paths"]["direct_aligned"]["worst_accuracy"] is not None
+    # the same numbers as the older sections, from the same probabilities; weight distances on equal set sizes
+    assert models["deep_ensemble"]["accuracy"] == pytest.approx(result["deep_ensemble"]["accuracy"])
+    assert models["hypernet_ensemble"]["accuracy"] == pytest.approx(
+        result["hypernet"]["ensemble_gain_detail"]["ensemble_accuracy"])
+    assert result["diversity"]["hypernet"]["nn_l1_nets"] == result["diversity"]["deep_ensemble"]["nn_l1_nets"] == 2
+
+
+def test_a_model_compared_with_itself_differs_by_exactly_zero():
+    from hyperman.evaluation import Model, compare
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(3, 50, 10, generator=g), -1)
+    ood = torch.softmax(torch.randn(3, 30, 10, generator=g), -1)
+    model = Model(probs, ood, 1.0)
+    result = compare(model, model, torch.randint(0, 10, (50,), generator=g), 200, 0)
+    for metric in ("accuracy", "nll", "ece", "brier", "auroc"):
+        assert (result[metric]["estimate"], result[metric]["low"], result[metric]["high"]) == (0.0, 0.0, 0.0)
+        assert result[metric]["excludes_zero"] is False
+    assert result["mcnemar"]["p_value"] == 1.0
+
+
+def test_equal_compute_choice_stays_within_the_seconds():
+    from hyperman.evaluation import equal_compute_choice
+    records = [(torch.zeros(3, 4), [1.0, 2.0, 3.0]), (torch.zeros(3, 4), [2.0, 4.0, 6.0])]
+    assert equal_compute_choice(records, 6.5) == (2, 2, 6.0)
+    assert equal_compute_choice(records, 100.0) == (2, 3, 9.0)
+    assert equal_compute_choice(records, 2.5) == (1, 2, 2.0)  # not even 2 members after 1 epoch (3 s) fit
+    assert equal_compute_choice(records, 0.5) == (1, 1, 1.0)  # nothing fits: the cheapest net, over budget

@@ -234,12 +234,17 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
     if kind == "evaluate":
         flags, keys = settings.to_argv(EvalConfig, config["evaluate"], "evaluate")
         out = f"{base}/evaluate"
+        optional = {"snapshot": ("--snapshots", SNAPSHOT_DIR, "snapshots.pt"),
+                    "noise": ("--noise", NOISE_DIR, "noise_ensemble.pt")}
+        extra = [(flag, folder, name) for section, (flag, folder, name) in optional.items() if section in config]
         argv = (["hyperman", "evaluate", "--checkpoint", f"{base}/hypernet/hypernet.pt", "--samples",
                  f"{base}/samples.pt", "--baselines", *[f"{d}/baseline.pt" for d in baseline_dirs],
+                 *[arg for flag, folder, name in extra for arg in (flag, f"{folder}/{name}")],
                  "--data", data, "--ood-data", ood, "--out", out] + flags + limits_test)
         return Stage("evaluate" + _suffix(run), "evaluate", argv,
                      {"hypernet": [f"{base}/hypernet/"], "samples": [f"{base}/samples.pt"],
-                      "baselines": [d + "/" for d in baseline_dirs], "data": [data + "/", ood + "/"]},
+                      "baselines": [d + "/" for d in baseline_dirs] + [folder + "/" for _, folder, _ in extra],
+                      "data": [data + "/", ood + "/"]},
                      outputs.evaluation_files(out, EVALUATE_TABLES),
                      keys + ["data.limit_test"], stage_code("evaluate"),
                      metrics=[f"{out}/{outputs.METRICS}"],

@@ -12,14 +12,21 @@ from ..forward import Forward, _activation_elements
 from ..outputs import FILES as OUTPUTS
 from .adversarial import fgsm_flip_rates
 from .config import DEFAULT_EPS, DEFAULT_SIZES, DIVERSITY_NETS, EvalConfig, EvaluationError
+from .comparisons import compare, compare_with_members
+from .context import Grid, Model
+from .controls import alignment, gauge_check, random_direction
 from .diversity import diversity, symmetry_control
+from .equal_compute import equal_compute_choice, grid_rows
 from .ensembles import ensemble_curve, ensemble_scores, member_summary, reliability_rows
 from .inputs import load_inputs
+from .models import member_metrics, model_metrics, ood_metrics
 from .ood import ood_score_rows, ood_scores
 from .paths import direct_path, path_scores
 from .run import PARTS, evaluate
 
 __all__ = ["DEFAULT_EPS", "DEFAULT_SIZES", "DIVERSITY_NETS", "OUTPUTS", "PARTS", "EvalConfig", "EvaluationError",
-           "Forward", "_activation_elements", "diversity", "direct_path", "ensemble_curve", "ensemble_scores",
+           "Forward", "Grid", "Model", "alignment", "compare", "compare_with_members", "equal_compute_choice",
+           "gauge_check", "grid_rows", "member_metrics", "model_metrics", "ood_metrics", "random_direction",
+           "_activation_elements", "diversity", "direct_path", "ensemble_curve", "ensemble_scores",
            "evaluate", "fgsm_flip_rates", "load_inputs", "member_summary", "ood_score_rows", "ood_scores",
            "path_scores", "reliability_rows", "symmetry_control"]

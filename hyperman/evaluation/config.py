@@ -33,18 +33,33 @@ class EvalConfig:
     out: Path = path_setting("output folder")
     ood_data: Path | None = path_setting("prepared out-of-distribution dataset (its test split); omitted: no OOD "
                                          "evaluation", required=False)
+    snapshots: Path | None = path_setting("snapshots.pt of `hyperman train-snapshot` (or its folder); omitted: no "
+                                          "snapshot ensemble", required=False)
+    noise: Path | None = path_setting("noise_ensemble.pt of `hyperman noise-ensemble` (or its folder); omitted: no "
+                                      "noise ensemble", required=False)
     train_summary: Path | None = path_setting("the hypernetwork's train_summary.json (omitted: the one next to "
                                               "--checkpoint)", required=False)
     ensemble_sizes: list[int] = setting(list(DEFAULT_SIZES), "ensemble sizes (clipped to the number of sampled nets)")
     draws: int = setting(5, "random member draws per ensemble size")
-    path_pairs: int = setting(10, "random (z1, z2) pairs for the paths")
-    path_points: int = setting(40, "points along each path")
-    path_images: int | None = setting(2000, "evaluate paths on the first N test images (0: all)")
+    path_pairs: int = setting(5, "random (z1, z2) pairs for the paths")
+    path_points: int = setting(20, "points along each path")
+    path_images: int | None = setting(500, "evaluate paths on the first N test images (0: all)")
     adversarial_eps: list[float] = setting(list(DEFAULT_EPS), "FGSM step sizes (images are in [0, 1])")
-    adversarial_images: int = setting(1000, "attack the first N test images (those each model classifies "
+    adversarial_images: int = setting(200, "attack the first N test images (those each model classifies "
                                             "correctly count)")
-    symmetry_copies: int = setting(100, "random symmetry transforms of one net in the symmetry control (a check "
-                                        "of the gauge code: it gains 0 by construction)")
+    symmetry_copies: int = setting(10, "random symmetry transforms of one net in the gauge check (a check of the "
+                                        "gauge code: it gains 0 by construction, so it is no evidence about G)")
+    bootstrap_resamples: int = setting(2000, "paired bootstrap resamples of the test images for every interval")
+    shift_images: int = setting(200, "test images of the distribution-shift benchmark (the first N)")
+    shift_nets: int = setting(10, "sampled nets in the hypernetwork ensemble of the shift benchmark")
+    alignment_nets: int = setting(20, "sampled nets (and at most as many baselines) aligned by weight matching in "
+                                      "the alignment control")
+    control_nets: int = setting(10, "nets whose nearest neighbour is set against random directions")
+    control_images: int = setting(1000, "test images of the gauge check and the random-direction control (the "
+                                        "first N)")
+    ood_images: int | None = setting(2000, "OOD images every model is scored on (the first N of --ood-data; 0: "
+                                           "all): on a CPU the OOD forward of every net is the largest cost after "
+                                           "the test set's")
     seed: int = setting(0, "seed of ensemble draws, path pairs and symmetries")
     device: str = setting("auto", "where to evaluate", choices=DEVICES)
     limit_test: int | None = setting(None, "use only the first N test images of --data and --ood-data (0: all)",
@@ -56,7 +71,8 @@ class EvalConfig:
                                           "(0: 512 on CPU, 8192 on CUDA)", param=False)
 
 
-PATH_FIELDS = ("checkpoint", "samples", "baselines", "data", "out", "ood_data", "train_summary")  # not in "config"
+PATH_FIELDS = ("checkpoint", "samples", "baselines", "data", "out", "ood_data", "snapshots", "noise",
+               "train_summary")  # not in "config"
 
 
 def check_config(cfg: EvalConfig) -> None:
@@ -66,14 +82,15 @@ def check_config(cfg: EvalConfig) -> None:
         problems.append("give at least one --baselines checkpoint")
     if not cfg.ensemble_sizes or min(cfg.ensemble_sizes) < 1:
         problems.append(f"--ensemble-sizes must be positive integers, got {cfg.ensemble_sizes}")
-    for name in ("draws", "path_pairs", "symmetry_copies", "adversarial_images", "chunk"):
+    for name in ("draws", "path_pairs", "symmetry_copies", "adversarial_images", "chunk", "bootstrap_resamples",
+                 "shift_images", "shift_nets", "alignment_nets", "control_nets", "control_images"):
         if getattr(cfg, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     if cfg.path_points < 2:
         problems.append(f"--path-points must be at least 2, got {cfg.path_points}")
     if any(not math.isfinite(e) or e < 0 for e in cfg.adversarial_eps) or not cfg.adversarial_eps:
         problems.append(f"--adversarial-eps must be non-negative numbers, got {cfg.adversarial_eps}")
-    for name in ("limit_test", "path_images"):
+    for name in ("limit_test", "path_images", "ood_images"):
         if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     if problems:

@@ -1,5 +1,5 @@
-"""How different the nets are (predictions and gauge-fixed weights), and the symmetry control: an ensemble of
-function-preserving transforms of one net, which must gain nothing."""
+"""How different the nets are (predictions and gauge-fixed weights), and the gauge check: an ensemble of
+function-preserving transforms of one net, which must gain nothing (a test of the gauge code, not of G)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,23 @@ from ..forward import Forward
 from ..symmetry import gauge_fix, random_symmetry
 from ..targets import Target
 from .context import Context
-from .ensembles import ensemble_scores
 
 
-def diversity(target: Target, theta: torch.Tensor, probs: torch.Tensor) -> dict:
-    """Prediction disagreement, KL to the ensemble and nearest-neighbour L1 of gauge-fixed weights."""
-    if theta.shape[0] < 2:
+def diversity(target: Target, theta: torch.Tensor, probs: torch.Tensor, nn_nets: int | None = None) -> dict:
+    """Prediction disagreement and KL to the ensemble of all nets; nearest-neighbour L1 of gauge-fixed weights
+    among the first `nn_nets` (all by default). Nearest-neighbour distances shrink as a set grows, so two
+    sets are compared on the same `nn_nets` (and the same alignment: none here, controls.alignment has the
+    distances after weight matching)."""
+    nn_nets = theta.shape[0] if nn_nets is None else min(nn_nets, theta.shape[0])
+    if theta.shape[0] < 2 or nn_nets < 2:
         return {"nets": int(theta.shape[0]), "disagreement": None, "kl_to_mean": None, "nn_l1_mean": None,
-                "note": "diversity needs at least 2 nets"}
+                "nn_l1_nets": nn_nets, "note": "diversity needs at least 2 nets"}
     with torch.no_grad():
-        nn = nearest_neighbour_distances(gauge_fix(target, theta.double()), "l1")
+        nn = nearest_neighbour_distances(gauge_fix(target, theta[:nn_nets].double()), "l1")
     return {"nets": int(theta.shape[0]), "disagreement": metrics.disagreement(probs),
-            "kl_to_mean": metrics.kl_to_mean(probs), "nn_l1_mean": float(nn.mean()), "nn_l1_min": float(nn.min()),
-            "nn_l1_max": float(nn.max()),
+            "kl_to_mean": metrics.kl_to_mean(probs), "nn_l1_nets": nn_nets,
+            "nn_l1_alignment": "gauge-fixed, hidden units not aligned", "nn_l1_mean": float(nn.mean()),
+            "nn_l1_min": float(nn.min()), "nn_l1_max": float(nn.max()),
             "nn_l1_per_weight": float(nn.mean()) / theta.shape[1]}
 
 
@@ -49,18 +53,7 @@ def symmetry_control(forward: Forward, theta: torch.Tensor, x: torch.Tensor, y: 
 
 
 def diversity_part(ctx: Context) -> tuple[dict, dict]:
-    """metrics.json `diversity` of the first M sampled nets and of the deep ensemble."""
-    return {"diversity": {"hypernet": diversity(ctx.target, ctx.first_theta.cpu(), ctx.probs[:ctx.M]),
+    """metrics.json `diversity` of the first M sampled nets and of the deep ensemble; weight distances of
+    both on sets of the same size (the K baselines, the first K sampled nets)."""
+    return {"diversity": {"hypernet": diversity(ctx.target, ctx.first_theta.cpu(), ctx.probs[:ctx.M], ctx.K),
                           "deep_ensemble": diversity(ctx.target, ctx.baseline_theta, ctx.base_probs)}}, {}
-
-
-def symmetry_part(ctx: Context) -> tuple[dict, dict]:
-    """metrics.json `symmetry_control`, next to the gain of a real hypernet ensemble of the same size."""
-    sym = symmetry_control(ctx.forward, ctx.first_theta[0], ctx.x, ctx.y, ctx.cfg.symmetry_copies, ctx.generator)
-    size = min(ctx.cfg.symmetry_copies, ctx.N)
-    real = ensemble_scores(ctx.probs, ctx.y, torch.arange(size))["mean_prob"]["accuracy"]
-    sym.update({"hypernet_ensemble_size": size, "hypernet_ensemble_gain": real - float(ctx.member_acc[:size].mean()),
-                "exact": sym["flipped_predictions"] == 0})
-    if sym["flipped_predictions"]:
-        ctx.log(f"symmetry control: {sym['flipped_predictions']} predictions flipped by rounding (reported)")
-    return {"symmetry_control": sym}, {}

@@ -8,8 +8,10 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint
+from ..baseline import EPOCHS, load_epochs, load_snapshots
 from ..checkpoint import CheckpointError
 from ..data import load_dataset
+from ..noise_ensemble import load_noise_ensemble
 from ..sampling import load_samples
 from ..targets import Target, get_target
 from ..training import SUMMARY, load_hypernetwork
@@ -55,6 +57,31 @@ def _hypernet_seconds(cfg: EvalConfig) -> tuple[Path, float | None]:
     return summary_path, None
 
 
+def _checked_weights(thetas: torch.Tensor, target: Target, what: str) -> torch.Tensor:
+    if thetas.dim() != 2 or thetas.shape[1] != target.num_params or not torch.isfinite(thetas).all():
+        raise EvaluationError(f"{what} holds weights of shape {tuple(thetas.shape)} (or non-finite ones), not "
+                              f"(nets, {target.num_params}) of {target.name}; retrain it for this target")
+    return thetas.float()
+
+
+def _load_epochs(baselines: list[Path], target: Target) -> list[tuple[torch.Tensor, list[float]]] | None:
+    """Every baseline's per-epoch records (epochs.pt beside baseline.pt): all of them, or None when none has one
+    (older baselines: no equal-compute grid); a mix is an error, since the grid needs every seed."""
+    paths = [Path(p).parent / EPOCHS for p in baselines]
+    present = [p.is_file() for p in paths]
+    if not any(present):
+        return None
+    if not all(present):
+        missing = [str(p) for p, ok in zip(paths, present) if not ok]
+        raise EvaluationError(f"{', '.join(missing)} missing: retrain those baselines with `hyperman train-baseline`"
+                              " so that every --baselines folder holds its per-epoch checkpoints")
+    records = []
+    for path in paths:
+        thetas, seconds = load_epochs(path)
+        records.append((_checked_weights(thetas, target, str(path)), seconds))
+    return records
+
+
 def load_inputs(cfg: EvalConfig, device: torch.device) -> dict:
     """Read and cross-check every input before any heavy work; raise with a clear message."""
     check_config(cfg)
@@ -68,8 +95,16 @@ def load_inputs(cfg: EvalConfig, device: torch.device) -> dict:
     samples = load_samples(cfg.samples, cfg.checkpoint, model)
     baselines = [_load_baseline(Path(p), target) for p in cfg.baselines]
     summary_path, hypernet_seconds = _hypernet_seconds(cfg)
+    snapshots = noise = None
+    if cfg.snapshots:
+        thetas, seconds = load_snapshots(cfg.snapshots)
+        snapshots = {"theta": _checked_weights(thetas, target, f"--snapshots {cfg.snapshots}"), "seconds": seconds}
+    if cfg.noise:
+        thetas, alpha = load_noise_ensemble(cfg.noise)
+        noise = {"theta": _checked_weights(thetas, target, f"--noise {cfg.noise}"), "alpha": alpha}
     name, x, y = _load_images(cfg.data, target, cfg.limit_test, "--data")
     ood = _load_images(cfg.ood_data, target, cfg.limit_test, "--ood-data") if cfg.ood_data else None
     return {"model": model, "train_config": train_config, "target": target, "samples": samples,
             "baselines": baselines, "summary_path": summary_path, "hypernet_train_seconds": hypernet_seconds,
-            "dataset": name, "x": x, "y": y, "ood": ood}
+            "dataset": name, "x": x, "y": y, "ood": ood, "epochs": _load_epochs(cfg.baselines, target),
+            "snapshots": snapshots, "noise": noise}

@@ -37,13 +37,11 @@ def ood_part(ctx: Context) -> tuple[dict, dict]:
     """metrics.json `ood` and ood_scores.csv for the first M sampled nets, the single net and the deep ensemble."""
     if ctx.inputs["ood"] is None:
         return {"ood": {"skipped": "no --ood-data given"}}, {}
-    ood_name, ood_x, _ = ctx.inputs["ood"]
-    ood_x = ood_x.to(ctx.device)
-    hyper_ood = ctx.forward.probs(ctx.first_theta, ood_x)
-    base_ood = ctx.forward.probs(ctx.baseline_theta, ood_x)
+    ood_name = ctx.inputs["ood"][0]
+    hyper_ood, base_ood = ctx.models["hypernet_ensemble"].ood, ctx.models["deep_ensemble"].ood  # computed once
     probs, base = ctx.probs[:ctx.M], ctx.base_probs
     ood = {"in_distribution": ctx.inputs["dataset"], "out_of_distribution": ood_name,
-           "in_images": ctx.T, "ood_images": int(ood_x.shape[0]), "hypernet": ood_scores(probs, hyper_ood),
+           "in_images": ctx.T, "ood_images": int(ctx.ood_x.shape[0]), "hypernet": ood_scores(probs, hyper_ood),
            "single_net": ood_scores(base[:1], base_ood[:1]), "deep_ensemble": ood_scores(base, base_ood)}
     rows = (ood_score_rows(f"hypernet_ensemble_{ctx.M}", probs, hyper_ood)
             + ood_score_rows("single_net", base[:1], base_ood[:1])

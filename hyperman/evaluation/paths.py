@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from .. import outputs
+from ..alignment import align_for_path
 from ..forward import Forward
 from ..sampling import generate
 from ..symmetry import gauge_fix
@@ -69,11 +70,19 @@ def paths_part(ctx: Context) -> tuple[dict, dict]:
     cfg = ctx.cfg
     x, y = (ctx.x[:cfg.path_images], ctx.y[:cfg.path_images]) if cfg.path_images else (ctx.x, ctx.y)
     paths, rows = _sampled_paths(ctx, x, y)
-    paths["baseline_direct"] = None
+    paths["baseline_direct"] = paths["direct_aligned"] = None
     if ctx.K >= 2:
         base = direct_path(ctx.forward, ctx.baseline_theta[0], ctx.baseline_theta[1], x, y, cfg.path_points)
         paths["baseline_direct"] = _path_summary([base["accuracy"]], [base["nll"]])
         rows += [["baseline_direct", 0, t, a, n] for t, a, n in zip(base["t"], base["accuracy"], base["nll"])]
+        ends = align_for_path(ctx.target, ctx.baseline_theta[0].cpu(), ctx.baseline_theta[1].cpu())
+        aligned = direct_path(ctx.forward, ends[0].to(ctx.device), ends[1].to(ctx.device), x, y, cfg.path_points)
+        paths["direct_aligned"] = _path_summary([aligned["accuracy"]], [aligned["nll"]])
+        rows += [["direct_aligned", 0, t, a, n] for t, a, n in
+                 zip(aligned["t"], aligned["accuracy"], aligned["nll"])]
     paths.update({"pairs": cfg.path_pairs if ctx.N >= 2 else 0, "points": cfg.path_points, "images": len(y),
-                  "direct_is_between": "gauge-fixed end points (scale and softmax-shift symmetries removed)"})
+                  "direct_is_between": "gauge-fixed end points (scale and softmax-shift symmetries removed)",
+                  "direct_aligned_is_between": "baselines 0 and 1 after matching 1's hidden units to 0's (weight "
+                                               "matching, hyperman.alignment.align_for_path); baseline_direct is the "
+                                               "same path unaligned, for reference"})
     return {"paths": paths}, {outputs.PATHS: rows}

@@ -19,16 +19,23 @@ from ..files import write_text_atomic
 from .adversarial import adversarial_part
 from .config import PATH_FIELDS, EvalConfig
 from .context import Context, Part, make_context, test_forward
-from .diversity import diversity_part, symmetry_part
+from .comparisons import comparisons_part
+from .controls import controls_part
+from .diversity import diversity_part
 from .ensembles import members_and_ensembles
+from .equal_compute import equal_compute_part
 from .inputs import load_inputs
+from .models import models_part
 from .ood import ood_part
 from .paths import paths_part
+from .shift import shift_part
 
 # in this order: the parts draw from one random generator, and later parts read what earlier ones computed
 PARTS: list[tuple[str, Part]] = [
-    ("test_forward", test_forward), ("members_and_ensembles", members_and_ensembles), ("diversity", diversity_part),
-    ("symmetry_control", symmetry_part), ("paths", paths_part), ("ood", ood_part), ("adversarial", adversarial_part),
+    ("test_forward", test_forward), ("members_and_ensembles", members_and_ensembles), ("models", models_part),
+    ("comparisons", comparisons_part), ("equal_compute", equal_compute_part), ("diversity", diversity_part),
+    ("controls", controls_part), ("paths", paths_part), ("ood", ood_part), ("adversarial", adversarial_part),
+    ("shift", shift_part),
 ]
 
 
@@ -88,6 +95,7 @@ def _evaluate(cfg: EvalConfig, inputs: dict, device: torch.device, log) -> tuple
     for name, part in PARTS:
         with _timed(seconds, name, device):
             section, table_rows = part(ctx)
+        log(f"part {name}: {seconds[name]:.1f} s")
         sections.update(section)
         rows.update(table_rows)
     log(f"test forward: {ctx.N * ctx.T / seconds['test_forward']:.0f} image·nets/s")
@@ -97,7 +105,8 @@ def _evaluate(cfg: EvalConfig, inputs: dict, device: torch.device, log) -> tuple
     h, d, s = result["hypernet"], result["deep_ensemble"], result["single_net"]
     log(f"hypernet members {h['members']['accuracy_mean']:.4f} (min {h['members']['accuracy_min']:.4f}), "
         f"ensemble of {ctx.M} {h['ensemble_gain_detail']['ensemble_accuracy']:.4f}; deep ensemble of {ctx.K} "
-        f"{d['accuracy']:.4f}; single net {s['accuracy']:.4f}; symmetry gain {result['symmetry_control']['gain']:.4g}"
+        f"{d['accuracy']:.4f}; single net {s['accuracy']:.4f}; gauge check gain "
+        f"{result['controls']['gauge_check']['gain']:.4g}"
         f"; {result['timing']['total_seconds']:.1f} s")
     return result, {name: _csv(outputs.TABLES[name], rows[name]) for name in outputs.TABLES if name in rows}
 
@@ -108,6 +117,7 @@ def _inputs_section(cfg: EvalConfig, inputs: dict) -> dict:
             "samples": str(cfg.samples), "samples_seed": samples.get("seed"),
             "baselines": [str(p) for p in cfg.baselines], "data": str(cfg.data), "dataset": inputs["dataset"],
             "test_images": len(inputs["y"]), "ood_data": str(cfg.ood_data) if cfg.ood_data else None,
+            "snapshots": str(cfg.snapshots) if cfg.snapshots else None, "noise": str(cfg.noise) if cfg.noise else None,
             "target": target.name, "num_params": target.num_params}
 
 
@@ -129,6 +139,8 @@ def _notes(M: int) -> dict:
     return {"accuracy": "fractions in [0, 1]",
             "nll": f"nats per image, probabilities floored at {metrics.NLL_FLOOR:g}",
             "ece": f"{metrics.ECE_BINS} equal-width bins on the max probability",
-            "majority_vote": "ties go to the larger mean probability; its NLL/ECE use the vote fractions",
+            "majority_vote": f"ties go to the larger mean probability; hypernet.ensemble.majority_vote's NLL/ECE use "
+                             f"the raw vote fractions, models.*.majority_vote's the vote fractions smoothed by "
+                             f"{metrics.VOTE_SMOOTHING:g} pseudo-vote per class (metrics.smooth_votes)",
             "members_of_fixed_size": f"diversity, OOD, the adversarial vote and hypernet.ensemble_gain use "
                                      f"the first {M} sampled nets"}

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from .. import metrics
 from ..files import replace_dir_atomically
-from .claims import claims, headline, model_rows, num, pct, pp
+from .claims import claims, headline, num, pct, pp
+from .evidence import control_statements, headline_table
 from .figures import FIGURES, SKIP_REASONS, available, gauge_filters, plt_agg, save
-from .inputs import ReportConfig, ReportError, load_inputs
+from .inputs import ReportConfig, ReportError, load_inputs, value
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -27,16 +28,27 @@ def markdown(cfg: ReportConfig, inputs: dict, written: list[tuple], skipped: lis
              + (f", {len(inputs['sweep'])} sweep runs" if inputs["sweep"] else "") + ". Accuracies are test-set "
              "percentages, gains in percentage points (pp), NLL in nats per image, "
              f"ECE with {metrics.ECE_BINS} bins.", "",
-             "## Headline numbers", "",
+             "## Headline table", "",
+             "Every model on the same test images. Under each value of another model: Δ = hypernetwork ensemble "
+             "minus that model, with its paired-bootstrap 95 % interval over the test images "
+             f"({m['comparisons_notes']['resamples']} resamples; accuracy in percentage points). OOD: "
+             f"{m['models_notes']['ood']}. Shift: mean accuracy over the shift families and their intensities "
+             "(clean included) on the first "
+             f"{value(m, 'shift.images')} test images; every ensemble there uses its first "
+             f"{value(m, 'shift.hypernet_nets')} members. Training seconds: measured wall time; the noise ensemble's "
+             "is its single net's.", "",
+             _table(*headline_table(m)), "",
+             "## Other numbers", "",
              _table(["quantity", "value", "source"], [[q, v, f"`{s}`"] for q, v, s in headline(inputs)]), "",
-             "## Models compared", "",
-             _table(["model", "accuracy", "NLL", "ECE", "OOD AUROC (entropy)", "OOD AUROC (mutual information)"],
-                    [[r["name"], pct(r["accuracy"]), num(r["nll"]), num(r["ece"]), num(r["auroc_entropy"]),
-                      num(r["auroc_mi"])] for r in model_rows(inputs)]), ""]
+             ]
     if "skipped" in m["ood"]:
         parts += [f"OOD: {m['ood']['skipped']}.", ""]
-    parts += ["## Claims", "", "Each verdict is computed from the numbers above when the report is built.", ""]
+    parts += ["## Claims", "", "Each verdict is computed when the report is built: a claim holds only when its 95 % "
+              "interval excludes 0 in the claimed direction; otherwise it is not shown (interval contains 0) or "
+              "does not hold (interval on the other side).", ""]
     parts += [f"- **{claim}** — *{verdict}*: {evidence}" for claim, verdict, evidence in claims(inputs)]
+    parts += ["", "## Controls and paths (measurements, no verdict)", ""]
+    parts += [f"- {statement}" for statement in control_statements(m)]
     if inputs["sweep"]:
         parts += ["", "## λ sweep runs", "",
                   _table(["λ", "seed", "mean member accuracy", "ensemble gain", "disagreement", "evaluation"],

@@ -1,19 +1,23 @@
-"""Evaluate sampled nets against baselines: members, ensembles, diversity, symmetry control, paths, OOD, FGSM.
+"""Evaluate sampled nets against baselines: every model on the same test images, with intervals.
 
 Regenerates the nets of --samples with the hypernetwork --checkpoint (the
-samples file records the checkpoint's sha256, and a mismatch is an error),
-runs every net once over the test set of --data (batched, chunked) and
-computes from those probabilities: per-net accuracy/NLL, mean-probability and
-majority-vote ensembles of growing size (several random draws per size),
-the single baseline (first --baselines file) and the deep ensemble (all of
-them), prediction and weight diversity, the symmetry control (an "ensemble"
-of random symmetry transforms of one net must gain exactly 0), accuracy along
-latent and direct paths, OOD detection against --ood-data, and FGSM flip
-rates of one net versus a vote of 100.
+samples file records the checkpoint's sha256, and a mismatch is an error)
+and runs every net of every model once over the test (and OOD) set: the
+sampled nets, the baselines (--baselines; the first is the single net, all of
+them the deep ensemble), every per-epoch checkpoint of the baselines
+(epochs.pt beside each baseline.pt: the deep ensemble at equal compute), the
+noise ensemble (--noise) and the snapshot ensemble (--snapshots). From those
+probabilities: accuracy, NLL, ECE, adaptive ECE, Brier and OOD detection of
+every model (models.csv), paired-bootstrap intervals and McNemar tests of the
+hypernetwork ensemble against each (comparisons.csv), the equal-compute grid
+(equal_compute.csv), ensembles of growing size, diversity, the controls (the
+gauge check of the symmetry code, weight matching, random directions), the
+paths (the two baselines also after weight matching), FGSM flip rates and the
+distribution-shift benchmark (shift.csv).
 
 Writes, only when everything succeeded: OUT/metrics.json (nested; accuracies
-as fractions), OUT/member_accuracy.csv, OUT/ensemble_curve.csv (for dvc
-plots), OUT/paths.csv and OUT/adversarial.csv."""
+as fractions) and the CSV tables hyperman.outputs names; every part's seconds
+go to the log and to metrics.json timing.parts_seconds."""
 
 from __future__ import annotations
 

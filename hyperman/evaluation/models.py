@@ -1,0 +1,81 @@
+"""Every model on the same footing: accuracy, NLL, ECE, adaptive ECE, Brier and OOD detection of each
+model's mean-probability ensemble, from the probabilities context.test_forward computed once.
+
+OOD detection follows OpenOOD: higher score = more OOD; AUROC and FPR at 95 %
+TPR take OOD as the positive class, AUPR-in takes in-distribution as positive
+(score negated), AUPR-out takes OOD as positive. The score is the mutual
+information for ensembles and the predictive entropy for single nets (whose
+mutual information is 0). `hypernet_member` is the sampled nets one at a time
+(their mean metrics; their OOD score is each net's entropy).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import metrics, outputs
+from .context import Context, Model
+
+OOD_NOTE = ("higher score = more OOD; auroc, aupr_out and fpr95 take OOD as positive, aupr_in takes the "
+            "in-distribution images as positive; score: mutual information for ensembles, predictive entropy "
+            "for single nets")
+VOTE_NOTE = (f"majority-vote NLL/ECE score the vote fractions smoothed by {metrics.VOTE_SMOOTHING:g} pseudo-vote "
+             "per class ((n_c + 1) / (M + C), metrics.smooth_votes): unsmoothed fractions give 0 to unvoted "
+             "classes and the NLL would measure the probability floor")
+
+
+def ood_metrics(model: Model) -> dict | None:
+    """metrics.ood_detection of the model's OOD score on the test vs the OOD images, with the score's name."""
+    if model.ood is None:
+        return None
+    result = metrics.ood_detection(model.ood_scores(model.probs), model.ood_scores(model.ood))
+    return {"score": model.ood_score_name, **result}
+
+
+def model_metrics(model: Model, y: torch.Tensor) -> dict:
+    """The metrics.json `models.<name>` entry of one model (its mean-probability ensemble)."""
+    mean = model.mean
+    out = {"accuracy": float(metrics.accuracy(mean, y)), "nll": float(metrics.nll(mean, y)),
+           "ece": metrics.ece(mean, y), "adaptive_ece": metrics.adaptive_ece(mean, y),
+           "brier": float(metrics.brier(mean, y)), "members": int(model.probs.shape[0]),
+           "member_accuracy": float(metrics.accuracy(model.probs, y).mean()), "train_seconds": model.train_seconds, "ood": ood_metrics(model), **model.detail}
+    if model.probs.shape[0] > 1:
+        votes = metrics.vote_probabilities(model.probs, metrics.VOTE_SMOOTHING)
+        out["majority_vote"] = {"accuracy": float((metrics.majority_vote(model.probs) == y).double().mean()),
+                                "nll": float(metrics.nll(votes, y)), "ece": metrics.ece(votes, y)}
+    return out
+
+
+def member_metrics(model: Model, y: torch.Tensor) -> dict:
+    """`models.hypernet_member`: the members' metrics, averaged over members (each net alone)."""
+    probs = model.probs
+    ood = None
+    if model.ood is not None:
+        per_net = [metrics.ood_detection(metrics.entropy(p), metrics.entropy(q)) for p, q in zip(probs, model.ood)]
+        ood = {"score": "entropy", **{k: sum(r[k] for r in per_net) / len(per_net) for k in per_net[0]}}
+    return {"accuracy": float(metrics.accuracy(probs, y).mean()), "nll": float(metrics.nll(probs, y).mean()),
+            "ece": sum(metrics.ece(p, y) for p in probs) / len(probs),
+            "adaptive_ece": sum(metrics.adaptive_ece(p, y) for p in probs) / len(probs),
+            "brier": float(sum(metrics.brier(p, y) for p in probs) / len(probs)), "members": int(probs.shape[0]),
+            "train_seconds": model.train_seconds, "ood": ood,
+            "note": "the mean over the hypernetwork ensemble's members, each scored alone"}
+
+
+def _row(name: str, m: dict) -> list:
+    ood = m["ood"] or {}
+    return [name, m["accuracy"], m["nll"], m["ece"], m["adaptive_ece"], m["brier"],
+            *[ood.get(k, "") for k in ("auroc", "aupr_in", "aupr_out", "fpr95")],
+            "" if m["train_seconds"] is None else m["train_seconds"], m["members"]]
+
+
+def models_part(ctx: Context) -> tuple[dict, dict]:
+    """metrics.json `models` (later parts add shift_mean to it) and models.csv."""
+    models = {}
+    for name in outputs.MODEL_NAMES:
+        if name == "hypernet_member":
+            models[name] = member_metrics(ctx.models[outputs.HEADLINE], ctx.y)
+        elif name in ctx.models:
+            models[name] = model_metrics(ctx.models[name], ctx.y)
+    ctx.results["models"] = models
+    return ({"models": models, "models_notes": {"ood": OOD_NOTE, "majority_vote": VOTE_NOTE}},
+            {outputs.MODELS: [_row(name, m) for name, m in models.items()]})

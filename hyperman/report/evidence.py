@@ -1,0 +1,150 @@
+"""The headline table and the claims that rest on intervals: the hypernetwork ensemble against every other
+model, each difference with its paired-bootstrap 95 % interval (metrics.json `comparisons`).
+
+A claim "holds" only when its interval excludes 0 in the claimed direction;
+when the interval contains 0 it is "not shown", and when it excludes 0 in the
+other direction it "does not hold". The interval is printed either way.
+"""
+
+from __future__ import annotations
+
+from .. import outputs
+from .inputs import value
+
+LABELS = {"hypernet_ensemble": "hypernetwork ensemble", "hypernet_member": "hypernetwork members (mean)",
+          "single_net": "single net", "noise_ensemble": "noise ensemble", "snapshot_ensemble": "snapshot ensemble",
+          "deep_ensemble_equal_compute": "deep ensemble at equal compute", "deep_ensemble": "deep ensemble (converged)"}
+# (metric, column title, scale for printing, unit, better when the hypernetwork ensemble's value is higher)
+METRICS = (("accuracy", "accuracy", 100, "pp", True), ("nll", "NLL", 1, "", False), ("ece", "ECE", 1, "", False),
+           ("brier", "Brier", 1, "", False), ("auroc", "AUROC", 1, "", True))
+OOD_COLUMNS = (("aupr_in", "AUPR-in"), ("aupr_out", "AUPR-out"), ("fpr95", "FPR95"))
+
+
+def label(m: dict, name: str) -> str:
+    """The model's name in the report, with its size (and for equal compute its members and epochs)."""
+    entry = m["models"][name]
+    text = f"{LABELS.get(name, name)} ({entry['members']} net{'s' if entry['members'] != 1 else ''}"
+    if name == "deep_ensemble_equal_compute":
+        text += f" after {entry['e']} epochs"
+    return text + ")"
+
+
+def difference(d: dict | None, scale: float = 1, unit: str = "") -> str:
+    """'Δ +0.05 [−0.02, +0.12] pp' of one comparison entry (no interval: 'Δ +0.05 (no interval)')."""
+    if d is None:
+        return "n/a"
+    unit = f" {unit}" if unit else ""
+    if d.get("low") is None:
+        return f"Δ {scale * d['estimate']:+.4g}{unit} (no interval)"
+    return f"Δ {scale * d['estimate']:+.4g} [{scale * d['low']:+.4g}, {scale * d['high']:+.4g}]{unit}"
+
+
+def _value(v, scale: float = 1) -> str:
+    return "n/a" if v is None else (f"{100 * v:.2f} %" if scale == 100 else f"{v:.4f}")
+
+
+def shift_accuracy(entry: dict) -> float | None:
+    """Mean over the shift families of each family's mean accuracy over its intensities (clean included)."""
+    means = entry.get("shift_mean")
+    return sum(f["accuracy"] for f in means.values()) / len(means) if means else None
+
+
+def headline_table(m: dict) -> tuple[list[str], list[list[str]]]:
+    """One row per model: its values, and under each the hypernetwork ensemble minus it with the interval."""
+    header = ["model", *[title for _, title, *_ in METRICS[:4]], "AUROC (OOD score)",
+              *[title for _, title in OOD_COLUMNS], "shift: mean accuracy", "training seconds"]
+    rows = []
+    for name in outputs.MODEL_NAMES:
+        if name not in m["models"]:
+            continue
+        entry, comparison = m["models"][name], m["comparisons"].get(name)
+        cells = [label(m, name)]
+        for metric, _, scale, unit, _ in METRICS:
+            v = entry["ood"]["auroc"] if metric == "auroc" and entry.get("ood") else entry.get(metric)
+            cell = _value(v, scale)
+            if metric == "auroc" and entry.get("ood"):
+                cell += f" ({'MI' if entry['ood']['score'] == 'mutual_information' else 'entropy'})"
+            if comparison is not None:
+                cell += "<br>" + difference(comparison.get(metric), scale, unit)
+            cells.append(cell)
+        cells += [_value((entry.get("ood") or {}).get(key)) for key, _ in OOD_COLUMNS]
+        cells += [_value(shift_accuracy(entry), 100),
+                  "n/a" if entry.get("train_seconds") is None else f"{entry['train_seconds']:.1f}"]
+        rows.append(cells)
+    return header, rows
+
+
+def verdict(d: dict | None, higher_is_better: bool) -> str:
+    """holds / not shown / does not hold, from where the interval lies relative to 0."""
+    if d is None or d.get("low") is None:
+        return "not shown (no interval)"
+    better = d["low"] > 0 if higher_is_better else d["high"] < 0
+    worse = d["high"] < 0 if higher_is_better else d["low"] > 0
+    return "holds" if better else "does not hold (the interval lies on the other side of 0)" if worse \
+        else "not shown (the interval contains 0)"
+
+
+def interval_claims(m: dict) -> list[tuple[str, str, str]]:
+    """(claim, verdict, evidence) for accuracy, NLL and OOD AUROC against every model compared."""
+    out = []
+    words = {"accuracy": "is more accurate than", "nll": "has a lower NLL than", "auroc": "detects OOD images "
+             "better (AUROC) than"}
+    for name, comparison in m["comparisons"].items():
+        for metric, _, scale, unit, higher in METRICS:
+            if metric not in words or comparison.get(metric) is None:
+                continue
+            d = comparison[metric]
+            evidence = f"hypernetwork ensemble minus {label(m, name)}: {difference(d, scale, unit)}"
+            if d.get("low") is not None:
+                evidence += " (95 % paired bootstrap interval over the test images)"
+            if metric == "accuracy" and comparison.get("mcnemar"):
+                evidence += f"; McNemar p = {comparison['mcnemar']['p_value']:.3g}"
+            out.append((f"The hypernetwork ensemble {words[metric]} the {label(m, name)}.", verdict(d, higher),
+                        evidence))
+    return out
+
+
+def control_statements(m: dict) -> list[str]:
+    """What the controls and the paths measured, stated without a verdict (they carry no interval)."""
+    out = []
+    chosen = value(m, "equal_compute.chosen")
+    if chosen:
+        out.append(f"Equal compute: the deep ensemble of {chosen['k']} members after {chosen['e']} epochs cost "
+                   f"{chosen['seconds']:.1f} s of training, the hypernetwork {chosen['budget_seconds']:.1f} s (the "
+                   "largest epoch within that budget, read off the per-epoch checkpoints).")
+    gauge = value(m, "controls.gauge_check")
+    if gauge:
+        passed = gauge["flipped_predictions"] == 0
+        out.append(f"Gauge check (a test of the symmetry code, not evidence about the hypernetwork: transforms of "
+                   f"one net gain 0 by construction): {'passed' if passed else 'FAILED'}, gain "
+                   f"{100 * gauge['gain']:+.2f} pp, {gauge['flipped_predictions']} of {gauge['images']} predictions "
+                   "flipped.")
+    for name, what in (("hypernet", "sampled nets (aligned to sampled net 0)"),
+                       ("hypernet_equal_size", "sampled nets (aligned to sampled net 0; as many as the baselines)"),
+                       ("baselines", "baselines (aligned to baseline 0)")):
+        a = value(m, f"controls.alignment.{name}")
+        if a and a.get("residual_fraction") is not None:
+            out.append(f"Alignment control, {a['nets']} {what}: after weight matching "
+                       f"{100 * a['residual_fraction']:.1f} % of the L1 distance remains (mean "
+                       f"{a['distance_before_mean']:.4g} → {a['distance_after_mean']:.4g}); they disagree with the reference on "
+                       f"{100 * a['disagreement_mean']:.2f} % of the test images.")
+    r = value(m, "controls.random_direction.hypernet")
+    if r:
+        out.append(f"Random-direction control ({r['nets']} sampled nets, {r['images']} images): the step to the "
+                   f"nearest sampled neighbour changes {100 * r['neighbour_changed_mean']:.2f} % of the predictions, "
+                   f"random steps of the same per-layer size {100 * r['random_changed_mean']:.2f} %.")
+    return out + _path_statement(m)
+
+
+def _path_statement(m: dict) -> list[str]:
+    p = m["paths"]
+    if value(p, "latent.worst_accuracy") is None:
+        return []
+    text = (f"Paths (first {p.get('images', '?')} test images): worst accuracy along latent paths "
+            f"{100 * p['latent']['worst_accuracy']:.2f} %, along direct paths between the same sampled nets "
+            f"{100 * p['direct']['worst_accuracy']:.2f} % (mean drop from the ends "
+            f"{100 * p['latent']['mean_accuracy_drop']:.2f} pp vs {100 * p['direct']['mean_accuracy_drop']:.2f} pp)")
+    if p.get("direct_aligned"):
+        text += (f"; between two independent baselines {100 * p['baseline_direct']['worst_accuracy']:.2f} % unaligned "
+                 f"and {100 * p['direct_aligned']['worst_accuracy']:.2f} % after weight matching")
+    return [text + "."]
