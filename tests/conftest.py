@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MNIST, FASHION = ROOT / "data" / "mnist", ROOT / "data" / "fashion-mnist"
 # The paper's optimisation settings (configs/paper.yaml), which the end-to-end fixtures of evaluate, distill and
 # report were written against; TrainConfig's defaults are the CPU default study's.
-PAPER = dict(lam=1000.0, norm="batch", lr=3e-4, lr_decay=0.99998, augment_shift=0)
+PAPER = dict(lam=1000.0, norm="batch", lr=3e-4, lr_decay=0.99998, augment_shift=0, diversity="weights")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -37,11 +37,14 @@ def run(tmp_path_factory, stages):
     ckpt = root / "train" / "hypernet.pt"
     target = get_target("mnist_cnn")
     baselines = []
-    for k in range(2):
-        path = root / f"baseline{k}.pt"
-        checkpoint.save(path, {"kind": "target", "target": "mnist_cnn", "train_seconds": 1.0 + k, "config": {},
-                               "theta": target.init(1, torch.Generator().manual_seed(k))[0]})
-        baselines.append(str(path))
+    for k in range(2):  # two "epochs" each (random nets): enough for the equal-compute grid and figure
+        folder = root / f"baseline{k}"
+        thetas = target.init(2, torch.Generator().manual_seed(k))
+        checkpoint.save(folder / "epochs.pt", {"kind": "target-epochs", "target": "mnist_cnn", "config": {},
+                                               "thetas": thetas, "seconds": [0.5 + k, 1.0 + k], "history": []})
+        checkpoint.save(folder / "baseline.pt", {"kind": "target", "target": "mnist_cnn", "train_seconds": 1.0 + k,
+                                                 "config": {}, "theta": thetas[-1]})
+        baselines.append(str(folder / "baseline.pt"))
     samples = root / "samples.pt"
     assert cli.main(["sample", "--checkpoint", str(ckpt), "--num-nets", "12", "--seed", "3", "--out", str(samples),
                      "--device", "cpu"]) == 0
@@ -114,7 +117,7 @@ def test_missing_optional_inputs_skip_their_figures(run, tmp_path):
     md = (out / "report.md").read_text()
     drawn = {p.stem for p in out.glob("*.png")}
     assert drawn == {"ensemble_accuracy", "ensemble_nll_ece", "member_accuracy_hist", "paths", "reliability",
-                     "adversarial"}
+                     "adversarial", "equal_compute", "shift", "models_comparison"}
     for stem in ("filter_pca", "filter_montage", "ood", "lambda_tradeoff", "distill_comparison"):
         assert f"`{stem}.png`" in md.split("## Figures not drawn")[1]
     assert "not judged" in md  # the student claim, without --distill
