@@ -27,36 +27,26 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import checkpoint, distributed, metrics
 from .augment import random_shift
 from .data import load_dataset
 from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
 from .entropy import kl_entropy
-from .errors import ConfigError, HypermanError
-from .files import write_text_atomic
+from .errors import ConfigError
 from .forward import Forward
 from .hypernetwork import LATENT_DISTRIBUTIONS, NORMS, HyperNetwork
 from .objective import (DISTANCES, DIVERSITY_MODES, PROBE_FAMILIES, WEIGHT_ENTROPIES, NeighbourQueue, Objective,
                         ce_weight, check_settings, cross_entropy, diversity_mode, draw_probes, objective,
                         uses_function)
+from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError
 from .settings import pixels, setting
 from .symmetry import gauge_fix
 from .targets import FORWARD_METHODS, TARGETS, get_target, resolve_forward
-
-CHECKPOINT = "hypernet.pt"
-LOG = "train_log.jsonl"
-SUMMARY = "train_summary.json"
-
-
-class TrainingError(HypermanError):
-    """Training cannot go on (non-finite loss, config mismatch on resume, ...)."""
-
 
 LAMBDA_SCHEDULES = ("constant", "linear", "exponential")
 
@@ -173,51 +163,6 @@ def validate(model: HyperNetwork, x: torch.Tensor, y: torch.Tensor, num_nets: in
             "val_disagreement": metrics.disagreement(probs), "val_entropy": entropy.item()}
 
 
-def _averaged(model: HyperNetwork, decay: float) -> AveragedModel | None:
-    """An exponential moving average of G's weights and batch-norm statistics, or None when off.
-
-    Why: G's last Adam steps are noisy, and averaging G over the last
-    ~1/(1 − decay) steps smooths them out, as it does for GAN generators.
-    Measured here: with BatchNorm in G it softened the rare bad samples but
-    did not remove them (their cause is BatchNorm, see hyperman.hypernetwork);
-    with LayerNorm it changed nothing measurable, so it is off by default.
-    The average is what validation, sampling and evaluation use."""
-    if not decay:
-        return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
-def _state(model, optimizer, config, step, generator, eval_generator, elapsed, averaged=None,
-           queue: NeighbourQueue | None = None) -> dict:
-    """The checkpoint: "model" is the G to use (the average when on), "train_model" the one Adam moves."""
-    served = averaged.module.state_dict() if averaged is not None else model.state_dict()
-    extra = ({"train_model": model.state_dict(), "ema_n_averaged": int(averaged.n_averaged)}
-             if averaged is not None else {})
-    if queue is not None and queue.state() is not None:
-        extra["entropy_queue"] = queue.state()
-    return {"kind": "hypernetwork", "model": served, **extra, "optimizer": optimizer.state_dict(),
-            "step": step, "config": asdict(config), "generator": generator.get_state(),
-            "eval_generator": eval_generator.get_state(), "torch_rng": torch.get_rng_state(),
-            "elapsed_s": elapsed}
-
-
-def _truncate_log(log_path: Path, step: int) -> None:
-    """Keep the log lines of steps ≤ `step` (those the checkpoint vouches for).
-
-    Rewritten atomically: truncating in place and being killed meanwhile
-    would lose lines that no later run writes again. A line torn by a kill
-    mid-write does not parse and is dropped with the rest."""
-    kept = []
-    for line in log_path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record["step"] <= step:
-            kept.append(line)
-    write_text_atomic(log_path, "".join(line + "\n" for line in kept))
-
-
 def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta: torch.Tensor,
                     images: torch.Tensor, labels: torch.Tensor, lam: float, config: TrainConfig, method: str,
                     probes: torch.Tensor | None, queue: NeighbourQueue) -> tuple[Objective, Callable[[], None]]:
@@ -304,89 +249,26 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
     val_x, val_y = to_device(torch.from_numpy(data.val_x), device), to_device(torch.from_numpy(data.val_y), device)
 
     torch.manual_seed(config.seed)
-    model = build_model(config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    averaged = _averaged(model, config.ema)
-    generator = torch.Generator().manual_seed(config.seed + 1)
-    eval_generator = torch.Generator().manual_seed(config.seed + 2)
-    queue = NeighbourQueue(config.entropy_queue)
-    start_step, elapsed = 0, 0.0
+    run = RunState.start(config, build_model(config).to(device), out, device, resume, log, main,
+                         lambda stored: TrainConfig(**_upgrade(stored)))
+    start_step, elapsed = run.start_step, run.elapsed
     ckpt_path, log_path = out / CHECKPOINT, out / LOG
-
-    if resume and ckpt_path.exists():
-        payload = checkpoint.load(ckpt_path, kind="hypernetwork", map_location=device)
-        saved = TrainConfig(**_upgrade(payload["config"]))
-        changed = [f.name for f in fields(TrainConfig)
-                   if getattr(saved, f.name) != getattr(config, f.name) and f.name not in config.RESUMABLE_CHANGES]
-        if changed:
-            raise TrainingError(f"cannot resume {ckpt_path}: it was trained with different "
-                                f"{', '.join(changed)}; rerun without --resume or restore those values")
-        model.load_state_dict(payload.get("train_model", payload["model"]))
-        if averaged is not None:
-            averaged.module.load_state_dict(payload["model"])
-            averaged.n_averaged.fill_(payload["ema_n_averaged"])
-        optimizer.load_state_dict(payload["optimizer"])
-        generator.set_state(payload["generator"])
-        if "eval_generator" in payload:  # older checkpoints lack it: validation draws restart
-            eval_generator.set_state(payload["eval_generator"])
-        torch.set_rng_state(payload["torch_rng"])
-        queue.load(payload.get("entropy_queue"), device)
-        start_step, elapsed = payload["step"], payload["elapsed_s"]
-        # Drop log lines written after the checkpoint by the interrupted run.
-        if main and log_path.exists():
-            _truncate_log(log_path, start_step)
-        log(f"resuming from step {start_step} of {ckpt_path}")
-    elif main:
-        if resume:
-            log(f"--resume: no checkpoint in {out}, starting from scratch")
-        out.mkdir(parents=True, exist_ok=True)
-        log_path.write_text("")
-        for stale in (ckpt_path, out / SUMMARY):
-            stale.unlink(missing_ok=True)
-    if main:  # temp files of atomic writes cut short by a kill: never read, only clutter
-        for name in (CHECKPOINT, LOG):
-            for stray in out.glob(f".{name}.*.tmp"):
-                stray.unlink(missing_ok=True)
 
     progress = _progress(config.steps, start_step) if main else (lambda done, record: None)
     # Line-buffered: the log can be followed live. Ranks other than 0 write into the void.
     log_handle = open(log_path if main else os.devnull, "a", buffering=1)
-    model.train()
-    n_train = len(train_y)
+    run.model.train()
     tick = time.perf_counter()
     last = {}
     try:
         for step in range(start_step, config.steps):
             lr = config.lr * config.lr_decay ** step
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            lam = config.lambda_at(step)
-            z = model.sample_latents(config.nets_per_step, config.latent_dist, generator).to(device)
-            index = torch.randint(n_train, (config.nets_per_step, config.images_per_net), generator=generator)
-            index = index.to(device, non_blocking=True)
-            images, labels = train_x[index], train_y[index]
-            if config.augment_shift:
-                images = random_shift(images, config.augment_shift, generator)
-            probes = draw_probes(config, train_x, generator) if uses_function(config.diversity) else None
-            theta = model(z)
-            result, backward = _step_objective(ctx, model, theta, images, labels, lam, config, method, probes, queue)
-            if not torch.isfinite(result.loss):
-                raise TrainingError(f"loss became {result.loss.item()} at step {step} (CE {result.ce.item():.4g}, "
-                                    f"entropy {result.entropy_weights.item():.4g}, function entropy "
-                                    f"{result.entropy_function.item():.4g}); the last good checkpoint is kept in "
-                                    f"{ckpt_path}. Lower the learning rate or λ and rerun.")
-            optimizer.zero_grad(set_to_none=True)
-            backward()
-            optimizer.step()
-            queue.push(result.fixed)
-            if averaged is not None:
-                averaged.update_parameters(model)
-
+            result = _train_step(run, config, step, lr, train_x, train_y, method, ctx, ckpt_path)
             done = step + 1
             record = {"step": done, **result.record(), "lr": lr}
             if main and (done % config.eval_every == 0 or done == config.steps):
-                served = averaged.module if averaged is not None else model
-                record.update(validate(served, val_x, val_y, config.eval_nets, config, method, eval_generator))
+                record.update(validate(run.served, val_x, val_y, config.eval_nets, config, method,
+                                       run.eval_generator))
                 last = record
                 log(f"step {done}/{config.steps}: CE {record['ce']:.4f} Ĥ {record['entropy']:.1f} | val acc "
                     f"mean {record['val_acc_mean']:.4f} min {record['val_acc_min']:.4f} max "
@@ -397,8 +279,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
             log_handle.write(json.dumps(record) + "\n")
             if main and (done % config.checkpoint_every == 0 or done == config.steps):
                 log_handle.flush()
-                checkpoint.save(ckpt_path, _state(model, optimizer, config, done, generator, eval_generator,
-                                                  elapsed, averaged, queue))
+                checkpoint.save(ckpt_path, run.payload(config, done, elapsed))
             progress(done, record)
     finally:
         log_handle.close()
@@ -416,6 +297,37 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
     tmp.write_text(json.dumps(summary, indent=1))
     tmp.replace(out / SUMMARY)
     return summary
+
+
+def _train_step(run: RunState, config: TrainConfig, step: int, lr: float, train_x: torch.Tensor,
+                train_y: torch.Tensor, method: str, ctx: distributed.Context | None, ckpt_path: Path) -> Objective:
+    """One optimiser step: draw the step's latents, images and probes from the run's generator (in this order,
+    which exact resume relies on), take the objective's gradient, update G (and its average and queue)."""
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    model, generator, device = run.model, run.generator, train_x.device
+    z = model.sample_latents(config.nets_per_step, config.latent_dist, generator).to(device)
+    index = torch.randint(len(train_y), (config.nets_per_step, config.images_per_net), generator=generator)
+    index = index.to(device, non_blocking=True)
+    images, labels = train_x[index], train_y[index]
+    if config.augment_shift:
+        images = random_shift(images, config.augment_shift, generator)
+    probes = draw_probes(config, train_x, generator) if uses_function(config.diversity) else None
+    theta = model(z)
+    result, backward = _step_objective(ctx, model, theta, images, labels, config.lambda_at(step), config, method,
+                                       probes, run.queue)
+    if not torch.isfinite(result.loss):
+        raise TrainingError(f"loss became {result.loss.item()} at step {step} (CE {result.ce.item():.4g}, "
+                            f"entropy {result.entropy_weights.item():.4g}, function entropy "
+                            f"{result.entropy_function.item():.4g}); the last good checkpoint is kept in "
+                            f"{ckpt_path}. Lower the learning rate or λ and rerun.")
+    run.optimizer.zero_grad(set_to_none=True)
+    backward()
+    run.optimizer.step()
+    run.queue.push(result.fixed)
+    if run.averaged is not None:
+        run.averaged.update_parameters(model)
+    return result
 
 
 def _progress(total: int, start: int):
