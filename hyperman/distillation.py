@@ -195,6 +195,33 @@ def distill(config: DistillConfig, hypernet_path: Path, data_dir: Path, out: Pat
                                resume, log, on_batch)
 
 
+def _restore(config: DistillConfig, ckpt_path: Path, hypernet_path: Path, teacher_sha: str,
+             theta: torch.nn.Parameter, optimizer: torch.optim.Optimizer, generator: torch.Generator,
+             fixed_latents: torch.Tensor | None, device: torch.device) -> tuple[int, int, float, torch.Tensor | None]:
+    """Restore a stopped distillation in place (θ, optimiser, generator); (epoch, step, seconds, fixed latents).
+
+    Refused when the checkpoint is not a distillation run, or was made with other settings or another teacher."""
+    payload = checkpoint.load(ckpt_path, kind="target", map_location=device)
+    if "generator" not in payload:
+        raise DistillError(f"cannot resume {ckpt_path}: it is a finished target checkpoint without "
+                           "training state, not a distillation run; rerun without --resume")
+    saved = payload["config"]
+    changed = [f.name for f in fields(DistillConfig) if saved.get(f.name) != getattr(config, f.name)]
+    if changed:
+        raise DistillError(f"cannot resume {ckpt_path}: it was distilled with different "
+                           f"{', '.join(changed)}; rerun without --resume or restore those values")
+    if payload["teacher_sha256"] != teacher_sha:
+        raise DistillError(f"cannot resume {ckpt_path}: it was distilled from another hypernetwork "
+                           f"checkpoint than {hypernet_path}; rerun without --resume")
+    with torch.no_grad():
+        theta.copy_(payload["theta"])
+    optimizer.load_state_dict(payload["optimizer"])
+    generator.set_state(payload["generator"])
+    if fixed_latents is not None:
+        fixed_latents = payload["teacher_latents"]
+    return payload["epoch"], payload["step"], payload["train_seconds"], fixed_latents
+
+
 def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetwork, hyper_config: TrainConfig,
                     target: Target, data: Dataset, ood: Dataset | None, out: Path, device: torch.device,
                     resume: bool, log, on_batch) -> dict:
@@ -218,25 +245,8 @@ def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetw
     start_epoch, step, elapsed = 0, 0, 0.0
 
     if resume and ckpt_path.exists():
-        payload = checkpoint.load(ckpt_path, kind="target", map_location=device)
-        if "generator" not in payload:
-            raise DistillError(f"cannot resume {ckpt_path}: it is a finished target checkpoint without "
-                               "training state, not a distillation run; rerun without --resume")
-        saved = payload["config"]
-        changed = [f.name for f in fields(DistillConfig) if saved.get(f.name) != getattr(config, f.name)]
-        if changed:
-            raise DistillError(f"cannot resume {ckpt_path}: it was distilled with different "
-                               f"{', '.join(changed)}; rerun without --resume or restore those values")
-        if payload["teacher_sha256"] != teacher_sha:
-            raise DistillError(f"cannot resume {ckpt_path}: it was distilled from another hypernetwork "
-                               f"checkpoint than {hypernet_path}; rerun without --resume")
-        with torch.no_grad():
-            theta.copy_(payload["theta"])
-        optimizer.load_state_dict(payload["optimizer"])
-        generator.set_state(payload["generator"])
-        if fixed_latents is not None:
-            fixed_latents = payload["teacher_latents"]
-        start_epoch, step, elapsed = payload["epoch"], payload["step"], payload["train_seconds"]
+        start_epoch, step, elapsed, fixed_latents = _restore(config, ckpt_path, hypernet_path, teacher_sha, theta,
+                                                             optimizer, generator, fixed_latents, device)
         log(f"resuming from epoch {start_epoch} (step {step}) of {ckpt_path}")
     else:
         if resume:
