@@ -115,14 +115,15 @@ def load_images(data: Path, target: Target, quick: bool) -> tuple[torch.Tensor, 
 
 
 # ------------------------------------------------------------------------------------------- (a)
-def bench_matmul(device: torch.device, n: int, min_time: float) -> float:
-    """Best-of-a-few GFLOP/s of an n×n fp32 matmul (TF32 off: a true fp32 roofline)."""
+def bench_matmul(device: torch.device, n: int, min_time: float, dtype: torch.dtype = torch.float32) -> float:
+    """Best-of-a-few GFLOP/s of an n×n matmul in `dtype` (TF32 off: fp32 is a true fp32 roofline; bf16 is the
+    roofline of the bf16 target forward on a GPU)."""
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    out = torch.empty(n, n, device=device)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    out = torch.empty(n, n, device=device, dtype=dtype)
     best = math.inf
     for _ in range(5):
         best = min(best, timeit(lambda: torch.mm(a, b, out=out), device, min_time / 5, warmup=1, max_reps=50))
@@ -296,6 +297,9 @@ def table(r: dict) -> str:
     rows = [
         ("(a) fp32 matmul " + f"{r['matmul_n']}²", f"{peak:.1f} GFLOP/s", "100%",
          "compute (BLAS/cuBLAS peak): the practical roofline"),
+        *([("(a') bf16 matmul " + f"{r['matmul_n']}²", f"{r['matmul_bf16_gflops']:.1f} GFLOP/s",
+            pct(r["matmul_bf16_gflops"]), "the roofline of the bf16 target forward (train.precision auto on CUDA)")]
+          if "matmul_bf16_gflops" in r else []),
         ("(b) hypernet training step", f"{tr['steps_per_s']:.2f} steps/s, {tr['image_nets_per_s']:.0f} image·net/s",
          f"{tr['gflops']:.2f} GFLOP/s = {pct(tr['gflops'])}",
          f"{biggest.replace('_', ' ')} ({share[biggest]:.0f}% of a step); {small}"),
@@ -309,8 +313,8 @@ def table(r: dict) -> str:
              "what channels_last replaced on the CPU")] if tr.get("target_nchw_loop_s") else []),
         ("  ├ gauge fixing + entropy", f"{1e3 * split['gauge_entropy']:.1f} ms", f"{share['gauge_entropy']:.0f}% of step",
          "memory-bound elementwise ops + 16×16 cdist"),
-        ("  └ rest (Adam, indexing)", f"{1e3 * split['rest_adam_indexing']:.1f} ms",
-         f"{share['rest_adam_indexing']:.0f}% of step", "optimizer over ~634k parameters, gathers"),
+        ("  └ rest (Adam, indexing, probes)", f"{1e3 * split['rest_adam_indexing']:.1f} ms",
+         f"{share['rest_adam_indexing']:.0f}% of step", "optimizer over ~634k parameters, gathers, and the function-space entropy's probe forward"),
         (f"(c) sampling {sa['num_nets']} nets", f"{sa['nets_per_s']:.0f} nets/s", f"{sa['seconds']:.2f} s",
          f"generator matmuls (chunk {sa['chunk']}) + gauge fixing (memory-bound)"),
         (f"(d) evaluation Forward '{ev['method']}'", f"{ev['fast']['image_nets_per_s']:.0f} image·net/s",
@@ -359,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                "matmul_n": n_mm, "target": target.name, "flops_per_image": target.flops_per_image(),
                "train_settings": TRAIN}
     steps = [("matmul_gflops", lambda: bench_matmul(device, n_mm, min_time)),
+             *([("matmul_bf16_gflops", lambda: bench_matmul(device, n_mm, min_time, torch.bfloat16))] if cuda else []),
              ("training", lambda: bench_training(target, train_x, train_y, device, min_time)),
              ("sampling", lambda: bench_sampling(target, device, sample_nets, 250)),
              ("evaluation", lambda: bench_evaluation(target, test_x, device, eval_nets, min_time)),
