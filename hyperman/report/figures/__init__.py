@@ -34,7 +34,9 @@ FIGURES = [
     ("paths", fig_paths, True, None, "Accuracy along latent and direct paths",
      "Test accuracy at 0 ≤ t ≤ 1 along the latent path G((1−t)z₁ + t z₂) (blue) and the straight line between the "
      "two gauge-fixed nets (orange), thin lines per random pair and thick lines their mean, plus the straight "
-     "line between two independently trained baselines (dashed): a dip in the middle is a loss barrier."),
+     "line between two independently trained baselines before (dashed) and after (dotted) aligning their units by "
+     "weight matching: a dip in the middle is a loss barrier, and one that shrinks after alignment was partly a "
+     "permutation mismatch."),
     ("filter_pca", fig_filter_pca, False, "filters", "PCA of one conv1 and one conv2 filter",
      "Each dot is one sampled net's (gauge-fixed) filter projected on the first two principal components of all "
      "of them, coloured by that net's test accuracy; a spread-out cloud means the hypernetwork draws genuinely "

@@ -84,7 +84,9 @@ def fig_paths(plt, inputs: dict):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for kind, label, color, ls in (("latent", "latent path G((1−t)z₁ + t z₂)", COLORS["latent"], "-"),
                                    ("direct", "direct path (1−t)θ₁ + tθ₂", COLORS["direct"], "-"),
-                                   ("baseline_direct", "direct path between two baselines", COLORS["single"], "--")):
+                                   ("baseline_direct", "direct path between two baselines", COLORS["single"], "--"),
+                                   ("direct_aligned", "the same baselines after weight matching", COLORS["single"],
+                                    ":")):
         pairs = sorted({r["pair"] for r in rows if r["kind"] == kind})
         curves = []
         for p in pairs:
