@@ -9,7 +9,7 @@ CORES ?= all
 # spinning threads made a training step 16x slower here (4.0 s against 0.21 s; README, Devices).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: run test venv clean-results
+.PHONY: run sweep test venv clean-results
 
 venv: $(STAMP)
 
@@ -24,6 +24,10 @@ $(STAMP): requirements.txt pyproject.toml
 ## run: set up, then run the whole default study (real MNIST, CPU) with Snakemake
 run: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES)
+
+## sweep: the default study plus params.yaml's λ × β sweep (the frontier figure and the choice of setting)
+sweep: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile workflow/frontier.yaml
 
 ## test: set up, then run the test suite
 test: $(STAMP)

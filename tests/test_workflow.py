@@ -107,7 +107,8 @@ def test_the_dvc_command_runs_the_same_hyperman_command():
 
 def test_a_sweep_expands_into_runs(tmp_path):
     config = yaml.safe_load((ROOT / "params.yaml").read_text())
-    config["sweep"] = {"lambdas": [1000, 100000, "inf"], "seeds": [0, 1]}
+    config["sweep"] = {**config["sweep"], "enabled": True, "lambdas": [1000, 100000, "inf"], "function_weights": [],
+                       "seeds": [0, 1]}  # a --configfile merges over params.yaml: every key given
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(config))
     plan = snakemake_plan(ROOT, "--configfile", str(path))
@@ -118,6 +119,44 @@ def test_a_sweep_expands_into_runs(tmp_path):
     report = next(j for j in plan.values() if j["rule"] == "report")
     assert "--sweep" in report["command"] and "results/lambdainf-seed1/evaluate" in report["command"]
     check_plan_matches(ROOT, config, "--configfile", str(path))
+
+
+def test_the_frontier_sweep_is_opt_in_and_crosses_lambda_and_beta():
+    """params.yaml's sweep is off in the default study and `make sweep`'s overlay turns it on: λ × β, less the
+    point that is the main run, each run training with its own λ and β, the report choosing with the floor."""
+    default = snakemake_plan(ROOT)
+    assert sum(j["rule"] == "train" for j in default.values()) == 1
+    assert "--member-floor" not in next(j for j in default.values() if j["rule"] == "report")["command"]
+    config = yaml.safe_load((ROOT / "params.yaml").read_text())
+    sweep = config["sweep"]
+    plan = snakemake_plan(ROOT, "--configfile", "workflow/frontier.yaml")
+    trained = sorted((float(re.search(r"--lambda (\S+)", j["command"]).group(1)),
+                      float(re.search(r"--function-weight (\S+)", j["command"]).group(1)))
+                     for j in plan.values() if j["rule"] == "train")
+    grid = sorted((float(lam), float(beta)) for lam in sweep["lambdas"] for beta in sweep["function_weights"])
+    main = (float(config["train"]["lambda"]), float(config["train"]["function_weight"]))
+    assert main in grid and trained == grid  # each setting trained once: the main run is the point it equals
+    report = next(j for j in plan.values() if j["rule"] == "report")["command"]
+    assert f"--member-floor {sweep['member_floor']}" in report
+    assert report.count("/evaluate") == len(grid)  # main (--evaluate) and every other setting (--sweep)
+    merged = {**config, "sweep": {**sweep, "enabled": True}}
+    check_plan_matches(ROOT, merged, "--configfile", "workflow/frontier.yaml")
+
+
+def test_a_beta_of_zero_turns_the_function_space_term_off_and_names_parse_back():
+    train = {"lambda": 30000, "function_weight": 2.0, "diversity": "both", "seed": 0}
+    config = {"train": train, "sweep": {"lambdas": [1e4, "inf"], "function_weights": [0, 2], "seeds": [3]}}
+    runs = pipeline.sweep_runs(config)
+    assert runs == ["lambda10000-beta0-seed3", "lambda10000-beta2-seed3", "lambdainf-seed3"]
+    assert pipeline.run_overrides(runs[0], train) == {"lambda": 1e4, "seed": 3, "function_weight": 0.0,
+                                                      "diversity": "weights"}
+    assert pipeline.run_overrides(runs[1], train)["diversity"] == "both"
+    assert pipeline.run_overrides(runs[2], train) == {"diversity": "none", "seed": 3}
+    assert pipeline.run_overrides("lambda1000-beta2-seed0", {**train, "diversity": "none"})["diversity"] == "function"
+    assert pipeline.sweep_runs({"train": train, "sweep": {"lambdas": [1e-5], "seeds": [0]}}) == ["lambda0.00001-seed0"]
+    assert pipeline.sweep_runs({**config, "sweep": {**config["sweep"], "enabled": False}}) == []
+    with pytest.raises(ValueError, match="bad run name"):
+        pipeline.run_overrides("lambda1000-gamma2-seed0", train)
 
 
 def test_bad_params_stop_snakemake_with_the_key(tmp_path):
@@ -164,15 +203,20 @@ def _sha256(path: Path) -> str:
 def test_snakemake_runs_the_tiny_chain_and_a_sweep_and_a_second_run_does_nothing(tmp_path):
     repo = copy_repo(tmp_path, ROOT / "configs" / "tiny.yaml")
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["sweep"] = {"lambdas": [1000, "inf"], "seeds": [0]}
+    params["sweep"] = {"enabled": True, "lambdas": [1000, "inf"], "function_weights": [0.5], "seeds": [0],
+                       "member_floor": 0.0}
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     run([str(BIN / "snakemake"), "--cores", "2"], repo)
     metrics = json.loads((repo / "results/main/evaluate/metrics.json").read_text())
     assert 0.0 <= metrics["hypernet"]["members"]["accuracy_mean"] <= 1.0
     assert (repo / "results/main/report/report.md").is_file()
-    for run_name in ("lambda1000-seed0", "lambdainf-seed0"):
+    for run_name in ("lambda1000-beta0.5-seed0", "lambdainf-seed0"):
         assert (repo / f"results/{run_name}/evaluate/metrics.json").is_file()
     assert (repo / "results/main/report/lambda_tradeoff.png").is_file()  # the sweep's accuracy–diversity figure
+    assert (repo / "results/main/report/frontier.png").is_file()
+    report = (repo / "results/main/report/report.md").read_text()
+    assert "Chosen for the ensemble: **λ=" in report  # floor 0: a setting is always chosen
+    assert "λ=1000, β=0.5" in report and "no diversity" in report
     for rule in ("train", "sample", "evaluate", "distill", "report"):
         assert (repo / f"logs/benchmarks/main/{rule}.tsv").is_file()
     again = run([str(BIN / "snakemake"), "--cores", "2"], repo)

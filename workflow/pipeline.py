@@ -14,8 +14,10 @@ package files it runs. From that:
   file disagree.
 
 Run names: "main" is the configuration in params.yaml; sweep runs are named
-"lambda<λ>-seed<s>" ("lambdainf" = the no-diversity ablation) and override
-only train.lambda / train.diversity and train.seed.
+"lambda<λ>-seed<s>", or "lambda<λ>-beta<β>-seed<s>" when the sweep also varies
+the function-space weight β ("lambdainf" = the no-diversity ablation), and
+override only train.lambda, train.function_weight, train.diversity and
+train.seed.
 """
 
 from __future__ import annotations
@@ -138,31 +140,72 @@ def data_dir(dataset: str) -> str:
     return f"data/{dataset}"
 
 
-def run_overrides(run: str) -> dict[str, Any]:
-    """'main' → {}; 'lambda1000-seed2' → {'lambda': 1000.0, 'seed': 2}; 'lambdainf-…' → no diversity."""
+def _beta_diversity(train: dict, beta: float) -> str:
+    """The diversity mode of a sweep run with function-space weight β: the main run's weight-space term stays as
+    it is, and the function-space term is on exactly when β > 0 (β = 0 is the paper's weights-only objective)."""
+    weights = train.get("diversity", "both") in ("weights", "both", True)
+    if beta > 0:
+        return "both" if weights else "function"
+    return "weights" if weights else "none"
+
+
+def run_overrides(run: str, train: dict | None = None) -> dict[str, Any]:
+    """'main' → {}; 'lambda1000-seed2' → {'lambda': 1000.0, 'seed': 2}; 'lambda1e+04-beta6-seed0' also sets
+    function_weight (and the diversity mode, from the main run's `train` section); 'lambdainf-…' → no diversity."""
     if run == "main":
         return {}
+    parts = run.split("-")
     try:
-        lam_text, seed_text = run.split("-")
-        lam, seed = lam_text.removeprefix("lambda"), int(seed_text.removeprefix("seed"))
+        if len(parts) not in (2, 3) or not parts[0].startswith("lambda") or not parts[-1].startswith("seed"):
+            raise ValueError
+        lam, seed = parts[0].removeprefix("lambda"), int(parts[-1].removeprefix("seed"))
+        beta = float(parts[1].removeprefix("beta")) if len(parts) == 3 and parts[1].startswith("beta") else None
+        if len(parts) == 3 and beta is None:
+            raise ValueError
     except ValueError:
-        raise ValueError(f"bad run name {run!r}: expected 'main' or 'lambda<value>-seed<n>'") from None
+        raise ValueError(f"bad run name {run!r}: expected 'main', 'lambda<value>-seed<n>' or "
+                         "'lambda<value>-beta<value>-seed<n>'") from None
     if lam == "inf":
         return {"diversity": "none", "seed": seed}
-    return {"lambda": float(lam), "seed": seed}
+    out: dict[str, Any] = {"lambda": float(lam), "seed": seed}
+    if beta is not None:
+        out.update(function_weight=beta, diversity=_beta_diversity(train or {}, beta))
+    return out
 
 
-def sweep_runs(config: dict) -> list[str]:
+def sweep_runs(config: dict, enabled_only: bool = True) -> list[str]:
+    """The sweep's run names: every λ × β × seed of params.yaml's `sweep` section (β only when
+    `function_weights` lists some), less the point that is the main run itself (its setting and seed), which the
+    report counts as one of the sweep's settings. Empty when `sweep.enabled` is false (the default study:
+    `make sweep` turns it on)."""
     sweep = config.get("sweep") or {}
-    lambdas = sweep.get("lambdas") or []
-    seeds = sweep.get("seeds") or ([config["train"].get("seed", 0)] if lambdas else [])
-    if not lambdas and seeds:
-        lambdas = [config["train"]["lambda"]]
-    return [f"lambda{_number(lam)}-seed{seed}" for lam in lambdas for seed in seeds]
+    if enabled_only and not sweep.get("enabled", True):
+        return []
+    train = config["train"]
+    lambdas, betas = sweep.get("lambdas") or [], sweep.get("function_weights") or []
+    seeds = sweep.get("seeds") or ([train.get("seed", 0)] if lambdas or betas else [])
+    if not lambdas and (seeds or betas):
+        lambdas = [train["lambda"]]
+    runs = []
+    for lam in lambdas:
+        for beta in ([None] if not betas or lam == "inf" else betas):
+            for seed in seeds:
+                name = f"lambda{_number(lam)}" + ("" if beta is None else f"-beta{_number(beta)}") + f"-seed{seed}"
+                if name not in runs and not _is_main(config, run_overrides(name, train)):
+                    runs.append(name)
+    return runs
+
+
+def _is_main(config: dict, overrides: dict) -> bool:
+    """Whether a sweep run would train exactly what the main run trains (then it is the main run)."""
+    train = config["train"]
+    return all(train.get(key) == value or (key == "lambda" and float(train[key]) == value)
+               for key, value in overrides.items())
 
 
 def _number(value: Any) -> str:
-    return "inf" if value == "inf" else f"{float(value):g}"
+    """A value as a run name writes it: positional, so that no exponent's '-' splits the name (1e-05 → 0.00001)."""
+    return "inf" if value == "inf" else f"{float(value):f}".rstrip("0").rstrip(".")
 
 
 def _suffix(run: str) -> str:
@@ -188,10 +231,12 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                      {"data": data_dir(dataset) + "/"}, ["data.val_size", "data.split_seed"], stage_code("prepare"))
 
     if kind == "train":
-        flags, keys = settings.to_argv(TrainConfig, {**config["train"], **run_overrides(run)}, "train")
+        overrides = run_overrides(run, config["train"])
+        flags, keys = settings.to_argv(TrainConfig, {**config["train"], **overrides}, "train")
         argv = ["hyperman", "train", "--data", data, "--out", f"{base}/hypernet"] + flags + limits_train
         if run != "main":
-            keys = [k for k in keys if k not in ("train.lambda", "train.seed", "train.diversity")] + ["sweep"]
+            keys = [k for k in keys if k.removeprefix("train.") not in ("lambda", "seed", "diversity",
+                                                                         "function_weight")] + ["sweep"]
         return Stage("train" + _suffix(run), "train", argv, {"data": [data + "/"]},
                      {"hypernet": f"{base}/hypernet/"}, keys + data_keys, stage_code("train"), gpu=True)
 
@@ -271,11 +316,13 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                   "distill": [f"{base}/distill/{outputs.DISTILL_METRICS}"], "samples": [f"{base}/samples.pt"],
                   "hypernet": [f"{base}/hypernet/"]}
         if sweep:
+            floor = (config.get("sweep") or {}).get("member_floor")
             argv += ["--sweep", *[f"results/{r}/evaluate" for r in sweep]]
+            argv += ["--member-floor", str(floor)] if floor is not None else []
             inputs["sweep"] = [f"results/{r}/{path}" for r in sweep
                                for path in (f"evaluate/{outputs.METRICS}", "hypernet/")]
         return Stage("report" + _suffix(run), "report", argv, inputs, {"report": f"{base}/report/"},
-                     [], stage_code("report"))
+                     ["sweep"] if sweep else [], stage_code("report"))
 
     raise ValueError(f"unknown stage kind {kind!r}")
 

@@ -49,6 +49,9 @@ class ReportConfig:
                                              "entropy's weight); omitted: read from the hypernetwork "
                                              "checkpoint each run's metrics.json names", param=False,
                                              metavar="LABEL")
+    member_floor: float = setting(0.0, "validation member accuracy (a fraction) a sweep setting needs before the "
+                                       "report can choose it for its validation ensemble NLL (the workflow passes "
+                                       "params.yaml's sweep.member_floor)", param=False)
     filter_nets: int = setting(3000, "sampled nets in the filter PCA", param=False)
     conv1_filter: int = setting(0, "conv1 filter to picture", param=False)
     conv2_filter: int = setting(0, "conv2 filter in the PCA", param=False)
@@ -179,6 +182,8 @@ def load_inputs(cfg: ReportConfig) -> dict:
             raise ReportError(f"--checkpoint {cfg.checkpoint} (sha256 {digest[:12]}…) is not the hypernetwork that "
                               f"--evaluate {ev} evaluated (sha256 {evaluated[:12]}…)")
 
+    if not 0.0 <= cfg.member_floor <= 1.0:
+        raise ReportError(f"--member-floor must be a fraction in [0, 1], got {cfg.member_floor}")
     sweep = []
     if cfg.sweep_labels is not None and len(cfg.sweep_labels) != len(cfg.sweep):
         raise ReportError(f"--sweep-labels gives {len(cfg.sweep_labels)} labels for {len(cfg.sweep)} --sweep folders")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from .. import metrics
 from ..files import replace_dir_atomically
-from .claims import claims, headline, num, pct, pp
+from .choice import choice_section
+from .claims import claims, headline
 from .evidence import control_statements, headline_table
 from .figures import FIGURES, SKIP_REASONS, available, gauge_filters, plt_agg, save
 from .inputs import ReportConfig, ReportError, load_inputs, value
@@ -50,12 +50,7 @@ def markdown(cfg: ReportConfig, inputs: dict, written: list[tuple], skipped: lis
     parts += ["", "## Controls and paths (measurements, no verdict)", ""]
     parts += [f"- {statement}" for statement in control_statements(m)]
     if inputs["sweep"]:
-        parts += ["", "## λ sweep runs", "",
-                  _table(["λ", "seed", "mean member accuracy", "ensemble gain", "disagreement", "evaluation"],
-                         [["∞ (no diversity)" if not math.isfinite(r["lambda"]) else f"{r['lambda']:g}",
-                           r["seed"], pct(r["member_accuracy"]), pp(r["ensemble_gain"]), num(r["disagreement"]),
-                           f"`{r['folder']}`"] for r in sorted(inputs["sweep"], key=lambda r: (r["lambda"],
-                                                                                               r["seed"]))])]
+        parts += choice_section(inputs, _table)
     parts += ["", "## Figures", ""]
     for k, (stem, title, caption, files) in enumerate(written, 1):
         extra = f" (vector: [{files[1]}]({files[1]}))" if len(files) > 1 else ""

@@ -1,0 +1,59 @@
+"""The report's choice of setting (issue 13): best validation ensemble NLL among the settings whose validation
+members reach the floor; the test set plays no part."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from hyperman import cli
+from hyperman.report.choice import candidates, choice_section, choose
+
+
+def _run(tmp_path, name: str, member: float, nll: float, test_nll: float) -> dict:
+    """A sweep run's metrics.json as the report reads it, with its training summary on disk."""
+    summary = tmp_path / f"{name}_train_summary.json"
+    summary.write_text(json.dumps({"val_acc_mean": member, "val_ensemble_acc": member + 0.002,
+                                   "val_ensemble_nll": nll, "val_disagreement": 0.01, "train_seconds": 1.0}))
+    return {"timing": {"hypernet_train_summary": str(summary)},
+            "hypernet": {"members": {"accuracy_mean": member + 0.002}, "ensemble": {"nll": [test_nll]},
+                         "ensemble_gain_detail": {"size": 100}},
+            "diversity": {"hypernet": {"disagreement": 0.012}}}
+
+
+def _inputs(tmp_path, floor: float) -> dict:
+    main = _run(tmp_path, "main", 0.9873, 0.0366, 0.0268)
+    sweep = [{"folder": f"results/{n}/evaluate", "lambda": lam, "seed": 0, "beta": beta, "metrics": m}
+             for n, lam, beta, m in (
+                 ("a", 1e4, 2.0, _run(tmp_path, "a", 0.9861, 0.0330, 0.0400)),   # best NLL, above a 98.5 % floor
+                 ("b", 1e4, 6.0, _run(tmp_path, "b", 0.9820, 0.0290, 0.0100)),   # lower NLL still, below the floor
+                 ("c", 3e4, 6.0, _run(tmp_path, "c", 0.9880, 0.0400, 0.0010)))]  # best test NLL: must not matter
+    return {"metrics": main, "sweep": sweep, "cfg": SimpleNamespace(evaluate="results/main/evaluate",
+                                                                   member_floor=floor)}
+
+
+def test_the_choice_is_the_best_validation_nll_above_the_floor_and_ignores_the_test_set(tmp_path):
+    runs = candidates(_inputs(tmp_path, 0.985))
+    assert len(runs) == 4 and runs[0]["name"] == "main run"
+    assert choose(runs, 0.985)["setting"] == "λ=10000, β=2"
+    assert choose(runs, 0.98)["setting"] == "λ=10000, β=6"  # below 98.5 % but above 98 %: now it may win
+    assert choose(runs, 0.99) is None
+
+
+def test_the_section_names_the_choice_or_says_there_is_none(tmp_path):
+    table = lambda header, rows: "\n".join(" | ".join(map(str, r)) for r in [header, *rows])  # noqa: E731
+    text = "\n".join(choice_section(_inputs(tmp_path, 0.985), table))
+    assert "Chosen for the ensemble: **λ=10000, β=2** (`results/a/evaluate`)" in text
+    assert "is not the best setting this sweep found" in text
+    assert text.index("**λ=10000, β=2**") < text.index("λ=30000, β=6")  # rows sorted by validation NLL
+    none = "\n".join(choice_section(_inputs(tmp_path, 0.995), table))
+    assert "No setting is chosen" in none and "99.50 %" in none
+
+
+def test_a_floor_outside_zero_to_one_is_refused(tmp_path, capsys):
+    (tmp_path / "ev").mkdir()
+    assert cli.main(["report", "--evaluate", str(tmp_path / "ev"), "--out", str(tmp_path / "out"),
+                     "--member-floor", "98.5"]) == 2
+    assert not (tmp_path / "out").exists()
