@@ -185,6 +185,13 @@ def test_frontier_places_each_sweep_run_and_baseline_at_its_numbers(frontier, tm
     assert list(noise.get_ydata()) == [0.975, 0.975] and "not recorded" in noise.get_label()
     assert not [line for line in disagreement.lines if line.get_gid() == "baseline:noise_ensemble"]  # not measured
     assert {t.get_text() for t in disagreement.texts} >= {"λ=30000", "λ=10000, β=1000", "λ=1000"}
+    assert not [line for line in nll.lines if line.get_gid() == "chosen"]  # no choice made: no ring
+
+
+def test_frontier_rings_the_chosen_setting(frontier, tmp_path):
+    frontier["chosen"] = frontier["sweep"][1]
+    ring = _line(_draw("frontier", frontier, tmp_path)[1], "chosen")
+    assert (ring.get_xdata()[0], ring.get_ydata()[0]) == (pytest.approx(98.77), pytest.approx(0.0298))
 
 
 def test_frontier_points_read_the_newest_keys_first(frontier):

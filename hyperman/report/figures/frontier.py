@@ -113,6 +113,10 @@ def fig_frontier(plt, inputs: dict):
             ax.plot([100 * main["member_accuracy"]], [scale * main[key]], marker="*", ms=13, ls="none",
                     color=COLORS["hyper"], mfc="white", mew=1.5, label="hypernetwork (main run)", gid="main", zorder=2)
         _draw_baselines(ax, baselines, key, scale)
+        chosen = hypernet_point(inputs["chosen"]["metrics"]) if inputs.get("chosen") else {}
+        if finite(chosen.get(key)) and finite(chosen.get("member_accuracy")):
+            ax.plot([100 * chosen["member_accuracy"]], [scale * chosen[key]], marker="o", ms=15, ls="none",
+                    mfc="none", mec="red", mew=1.5, label="chosen by validation ensemble NLL", gid="chosen", zorder=4)
         if not shown:
             ax.text(0.5, 0.5, "no sweep run\nmeasured this", transform=ax.transAxes, ha="center", va="center",
                     color="gray")
