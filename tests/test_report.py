@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from conftest import PAPER
 from hyperman.training import TrainConfig, train
 
 from conftest import FASHION, MNIST
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -173,3 +177,19 @@ def test_claims_follow_the_intervals(run):
     evidence = [e for c, _, e in claims(inputs) if "lower NLL" in c][0]
     assert "Δ -0.01 [-0.03, +0.01]" in evidence
     assert claims(inputs)[-1][1] == "not shown (no interval)"  # the student: no per-image results
+
+
+def test_the_targets_benchmark_prints_a_verdict_per_target_of_a_finished_evaluation(run, tmp_path):
+    """benchmarks/diversity_targets.py on a real (tiny) evaluation: every target gets a line and a verdict, the
+    sweep folder a line of its own; a missing evaluation is refused with exit code 2."""
+    script = [sys.executable, str(ROOT / "benchmarks/diversity_targets.py")]
+    out = subprocess.run([*script, "--evaluate", str(run["eval"]), "--sweep", str(run["eval"])], capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    metrics = json.loads((run["eval"] / "metrics.json").read_text())
+    disagreement = metrics["diversity"]["hypernet"]["disagreement"]
+    line = next(x for x in out if x.startswith("pairwise disagreement"))
+    assert f"{100 * disagreement:.2f} %" in line and ("NOT met" in line) == (disagreement < 0.01)
+    assert any(x.startswith("worst of every 100") and "fewer than 100 nets" in x for x in out)  # 12 nets
+    assert out[-1].startswith(f"{run['eval']}: members ")
+    missing = subprocess.run([*script, "--evaluate", str(tmp_path / "none")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "make run" in missing.stderr
