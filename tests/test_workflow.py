@@ -99,8 +99,13 @@ def test_snakemake_and_dvc_agree_on_every_stage():
 
 
 def test_the_dvc_command_runs_the_same_hyperman_command():
+    """`pipeline.py run NAME` (what dvc.yaml runs) looks NAME up among the stages that `list` prints; `show NAME`
+    prints what `run NAME` would execute. One `list` covers every stage, `show` a few (each call is a process)."""
     config = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for stage in pipeline.all_stages(config):
+    stages = pipeline.all_stages(config)
+    listed = run([sys.executable, "workflow/pipeline.py", "list"], ROOT).stdout.splitlines()
+    assert listed == [f"{stage.name}\t{stage.shell()}" for stage in stages]
+    for stage in (stages[-1], next(s for s in stages if s.name == "train")):
         shown = run([sys.executable, "workflow/pipeline.py", "show", stage.name], ROOT).stdout.strip()
         assert shown == stage.shell()
 
