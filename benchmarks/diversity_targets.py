@@ -58,9 +58,9 @@ def targets(evaluate: Path) -> list[tuple[str, str, str]]:
                  if worst else f"fewer than {GROUP} nets", _verdict(min(worst) >= WORST_FLOOR) if worst else "–"))
     disagreement = m["diversity"]["hypernet"]["disagreement"]
     deep_disagreement = m["diversity"].get("deep_ensemble", {}).get("disagreement")
-    rows.append(("pairwise disagreement ≥ 1.0 %", f"{100 * disagreement:.2f} % (deep ensemble "
-                 f"{100 * deep_disagreement:.2f} %)" if deep_disagreement is not None else f"{100 * disagreement:.2f} %",
-                 _verdict(disagreement >= DISAGREEMENT_FLOOR)))
+    measured = f"{100 * disagreement:.2f} %" + ("" if deep_disagreement is None else
+                                                 f" (deep ensemble {100 * deep_disagreement:.2f} %)")
+    rows.append(("pairwise disagreement ≥ 1.0 %", measured, _verdict(disagreement >= DISAGREEMENT_FLOOR)))
     hyper_auroc, deep_auroc = models["hypernet_ensemble"]["ood"]["auroc"], models["deep_ensemble"]["ood"]["auroc"]
     text, ok = _difference(m, "deep_ensemble", "auroc", better_is_lower=False)
     rows.append(("OOD AUROC (MI) ≥ the deep ensemble's", f"{hyper_auroc:.4f} vs {deep_auroc:.4f}, {text}",

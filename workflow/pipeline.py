@@ -150,7 +150,7 @@ def _beta_diversity(train: dict, beta: float) -> str:
 
 
 def run_overrides(run: str, train: dict | None = None) -> dict[str, Any]:
-    """'main' → {}; 'lambda1000-seed2' → {'lambda': 1000.0, 'seed': 2}; 'lambda1e+04-beta6-seed0' also sets
+    """'main' → {}; 'lambda1000-seed2' → {'lambda': 1000.0, 'seed': 2}; 'lambda10000-beta6-seed0' also sets
     function_weight (and the diversity mode, from the main run's `train` section); 'lambdainf-…' → no diversity."""
     if run == "main":
         return {}

@@ -89,8 +89,8 @@ FIGURES = [
      "baselines as their own markers (a dashed line where only their level is known, not their members' "
      "accuracy; a single net's OOD score is its predictive entropy); a red ring marks the setting the report "
      "chooses by validation ensemble NLL (its section \"Which setting is best for the ensemble\"). Right is "
-     "more accurate members; up is more diverse members (disagreement: a means, not a goal), better OOD detection (AUROC), worse NLL: the runs "
-     "nearest the best corner of each panel form the frontier, and where the baselines sit against it is the "
+     "more accurate members; up is more diverse members (disagreement: a means, not a goal), better OOD "
+     "detection (AUROC), worse NLL: the runs nearest the best corner of each panel form the frontier, and where the baselines sit against it is the "
      "comparison. "
      "One point per run and seed, no intervals; the sweep runs may use fewer test images or nets than the main "
      "run, so compare positions, not third decimals."),
