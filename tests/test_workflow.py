@@ -160,6 +160,8 @@ def test_a_beta_of_zero_turns_the_function_space_term_off_and_names_parse_back()
     assert pipeline.run_overrides("lambda1000-beta2-seed0", {**train, "diversity": "none"})["diversity"] == "function"
     assert pipeline.sweep_runs({"train": train, "sweep": {"lambdas": [1e-5], "seeds": [0]}}) == ["lambda0.00001-seed0"]
     assert pipeline.sweep_runs({**config, "sweep": {**config["sweep"], "enabled": False}}) == []
+    legacy = {"train": {"lambda": 1e4, "diversity": True, "seed": 3}, "sweep": config["sweep"]}  # weights only
+    assert pipeline.sweep_runs(legacy) == ["lambda10000-beta2-seed3", "lambdainf-seed3"]  # β = 0 is the main run
     with pytest.raises(ValueError, match="bad run name"):
         pipeline.run_overrides("lambda1000-gamma2-seed0", train)
 

@@ -196,11 +196,25 @@ def sweep_runs(config: dict, enabled_only: bool = True) -> list[str]:
     return runs
 
 
+def _effective(train: dict) -> dict:
+    """A train section as the objective sees it: old boolean `diversity` spelled out, and β dropped where no
+    function-space term uses it."""
+    out = dict(train)
+    out["diversity"] = {True: "weights", False: "none"}.get(out.get("diversity", "both"), out.get("diversity", "both"))
+    if out["diversity"] in ("weights", "none"):
+        out.pop("function_weight", None)
+    return out
+
+
 def _is_main(config: dict, overrides: dict) -> bool:
     """Whether a sweep run would train exactly what the main run trains (then it is the main run)."""
-    train = config["train"]
-    return all(train.get(key) == value or (key == "lambda" and float(train[key]) == value)
-               for key, value in overrides.items())
+    main, run = _effective(config["train"]), _effective({**config["train"], **overrides})
+
+    def same(a, b) -> bool:
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
+        return float(a) == float(b) if numbers else a == b
+
+    return all(same(main.get(key), run.get(key)) for key in overrides)
 
 
 def _number(value: Any) -> str:
