@@ -46,17 +46,27 @@ def candidates(inputs: dict) -> list[dict]:
             for run in runs]
 
 
+def _eligible(runs: list[dict], floor: float) -> list[dict]:
+    return [r for r in runs if r["validation"] and r["validation"]["val_acc_mean"] >= floor
+            and math.isfinite(r["validation"]["val_ensemble_nll"])]
+
+
 def choose(runs: list[dict], floor: float) -> dict | None:
     """The run with the lowest validation ensemble NLL among those whose validation members reach `floor`."""
-    eligible = [r for r in runs if r["validation"] and r["validation"]["val_acc_mean"] >= floor
-                and math.isfinite(r["validation"]["val_ensemble_nll"])]
-    return min(eligible, key=lambda r: r["validation"]["val_ensemble_nll"], default=None)
+    return min(_eligible(runs, floor), key=lambda r: r["validation"]["val_ensemble_nll"], default=None)
+
+
+def settle(inputs: dict) -> tuple[list[dict], dict | None]:
+    """The candidates and the chosen one, read once per report (the frontier figure and report.md share them)."""
+    if "choice" not in inputs:
+        runs = candidates(inputs)
+        inputs["choice"] = (runs, choose(runs, inputs["cfg"].member_floor))
+    return inputs["choice"]
 
 
 def choice_section(inputs: dict, table) -> list[str]:
     """report.md's section: every candidate's validation and test figures, and the chosen setting."""
-    runs, floor = candidates(inputs), inputs["cfg"].member_floor
-    best = choose(runs, floor)
+    (runs, best), floor = settle(inputs), inputs["cfg"].member_floor
 
     def pct(x):
         return "–" if x is None or not math.isfinite(x) else f"{100 * x:.2f}"
@@ -72,7 +82,7 @@ def choice_section(inputs: dict, table) -> list[str]:
                      "–" if t["nll"] is None else f"{t['nll']:.4f}",
                      "–" if t["ood_auroc"] is None else f"{t['ood_auroc']:.4f}"])
     m = inputs["metrics"]
-    eligible = sum(1 for r in runs if r["validation"] and r["validation"]["val_acc_mean"] >= floor)
+    eligible = len(_eligible(runs, floor))
     if best is None:
         verdict = (f"No setting is chosen: none has validation members at {100 * floor:.2f} % or better "
                    "(`sweep.member_floor`).")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import metrics
 from ..files import replace_dir_atomically
-from .choice import candidates, choice_section, choose
+from .choice import choice_section, settle
 from .claims import claims, headline
 from .evidence import control_statements, headline_table
 from .figures import FIGURES, SKIP_REASONS, available, gauge_filters, plt_agg, save
@@ -67,7 +67,7 @@ def build_report(cfg: ReportConfig, log=print) -> dict:
     """Check the inputs, draw every figure whose inputs exist, write OUT/report.md; returns what was written."""
     inputs = load_inputs(cfg)
     inputs["cfg"] = cfg
-    inputs["chosen"] = choose(candidates(inputs), cfg.member_floor) if inputs["sweep"] else None
+    inputs["chosen"] = settle(inputs)[1] if inputs["sweep"] else None
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise ReportError(f"--out {out} exists and is not a folder")
