@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, metrics
+from . import checkpoint, compute, metrics
 from .augment import random_shift
 from .data import load_dataset
 from .device import resolve_device, to_device
@@ -47,7 +47,7 @@ class BaselineConfig:
     of train-baseline's and train-snapshot's flags (hyperman.settings). Defaults agree with params.yaml."""
 
     target: str = setting("mnist_cnn", "target network", choices=TARGETS, param=False)
-    epochs: int = setting(10, "passes over the training split")
+    epochs: int = setting(13, "passes over the training split (13 × 5 members ≈ the default G's training FLOPs)")
     batch_size: int = setting(128, "images per step")
     lr: float = setting(0.003, "peak learning rate of the schedule")
     seed: int = setting(0, "seed of init and data order", param=False)
@@ -193,10 +193,12 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
                                            "history": record["history"]})
             checkpoint.save(path, {"kind": "target", "target": target.name, "theta": weights,
                                    "train_seconds": elapsed, "config": asdict(config), "epoch": epoch + 1,
+                                   "train_flops": compute.baseline_cost(target, len(y), epoch + 1, 0).train_flops,
                                    "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                                    "generator": generator.get_state()})
         summary = {"seed": config.seed, "epochs": config.epochs, "train_seconds": elapsed,
-                   "val_acc": accuracy(target, theta.detach(), vx, vy), "history": record["history"]}
+                   "val_acc": accuracy(target, theta.detach(), vx, vy), "history": record["history"],
+                   "compute": compute.baseline_cost(target, len(y), config.epochs, len(vy)).as_dict()}
         if config.snapshot_cycles:
             summary["snapshot_epochs"] = _save_snapshots(out, target, config, record)
             snapshots = torch.stack([record["thetas"][e - 1] for e in summary["snapshot_epochs"]]).to(device)

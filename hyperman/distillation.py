@@ -34,7 +34,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, metrics, outputs
+from . import checkpoint, compute, metrics, outputs
 from .data import Dataset, load_dataset
 from .device import resolve_device, to_device
 from .errors import HypermanError
@@ -305,6 +305,8 @@ def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetw
     results = evaluate(config, model, hyper_config, target, theta.detach(), data, ood, device, method,
                        fixed_latents)
     results["distilled"]["train_seconds"] = elapsed
+    results["distilled"]["compute"] = compute.distill_cost(target, model, config.teacher, config.teacher_nets, n_train,
+                                                           config.epochs, config.batch_size).as_dict()
     write_json_atomic(metrics_path, results)
     return results
 

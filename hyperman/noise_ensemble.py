@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, metrics
+from . import checkpoint, compute, metrics
 from .baseline import load_target_net
 from .data import load_dataset
 from .device import resolve_device
@@ -125,7 +125,10 @@ def noise_ensemble(baseline: Path, data_dir: Path, out: Path, config: NoiseConfi
     summary = {"baseline": str(baseline), "baseline_sha256": sha256_file(baseline), "config": asdict(config),
                "alpha": best["alpha"], "validation_images": len(y), "chosen": best, "validation": rows,
                "single_net": {"nll": float(metrics.nll(single, y)), "accuracy": float(metrics.accuracy(single, y))},
-               "layer_rms": layer_rms(target, theta).tolist()}
+               "layer_rms": layer_rms(target, theta).tolist(),
+               "compute": {"train_flops": 0, "image_net_passes": 0, "note": "no training beyond the single net's",
+                           "validation_flops": (len(config.alphas) * config.members + 1) * len(y)
+                           * compute.target_forward_flops(target)}}
     members = perturb(target, theta, best["alpha"], config.members, config.seed)
     log(f"noise ensemble: α = {best['alpha']} (validation ensemble NLL {best['ensemble_nll']:.4f}, single net "
         f"{summary['single_net']['nll']:.4f}), {config.members} members")

@@ -86,17 +86,22 @@ class Target:
     def from_rows(self, rows: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat([r.reshape(r.shape[0], -1) for r in rows], dim=1)
 
-    def flops_per_image(self) -> int:
-        """Multiply-adds × 2 of one forward pass on one image (convolutions at full resolution)."""
+    def layer_flops(self) -> list[int]:
+        """Multiply-adds × 2 of one image through each layer, forward (convolutions at full resolution);
+        hyperman.compute builds every training and inference cost from these."""
         _, h, w = self.input_shape
-        total = 0
+        out = []
         for layer in self.layers:
             if layer.kind == "conv":
-                total += 2 * h * w * layer.units * layer.fan_in
+                out.append(2 * h * w * layer.units * layer.fan_in)
                 h, w = h // layer.pool, w // layer.pool
             else:
-                total += 2 * layer.units * layer.fan_in
-        return total
+                out.append(2 * layer.units * layer.fan_in)
+        return out
+
+    def flops_per_image(self) -> int:
+        """Multiply-adds × 2 of one forward pass on one image."""
+        return sum(self.layer_flops())
 
     # ----------------------------------------------------------------- initialisation
     def init(self, num_nets: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, distributed, metrics
+from . import checkpoint, compute, distributed, metrics
 from .augment import random_shift
 from .data import load_dataset
 from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
@@ -288,7 +288,8 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
     steps_run = config.steps - start_step
     summary = {"steps": config.steps, "train_seconds": elapsed, "device": str(device), "forward": method,
                "seconds_per_step": elapsed / config.steps if config.steps else math.nan,
-               "steps_this_call": steps_run, **{k: v for k, v in last.items() if k.startswith("val_")}}
+               "steps_this_call": steps_run, **{k: v for k, v in last.items() if k.startswith("val_")},
+               "compute": compute.hypernet_cost(config, run.model, len(val_y)).as_dict()}
     if ctx is not None:
         summary["world_size"] = ctx.world_size
         if not ctx.is_main:
