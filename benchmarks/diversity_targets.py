@@ -1,5 +1,5 @@
 """Print issue 13's targets for a finished study: the hypernetwork's members, their disagreement, OOD detection
-and the ensemble against the deep ensemble (at equal compute and as trained), each with its 95 % interval and a
+and the ensemble against the deep ensemble (at equal training FLOPs), each with its 95 % interval and a
 verdict, and one line per sweep setting. It reads only what `make run` / `make sweep` wrote, so it measures
 nothing itself: run it after the study, on the machine the study ran on.
 
@@ -65,13 +65,13 @@ def targets(evaluate: Path) -> list[tuple[str, str, str]]:
     text, ok = _difference(m, "deep_ensemble", "auroc", better_is_lower=False)
     rows.append(("OOD AUROC (MI) ≥ the deep ensemble's", f"{hyper_auroc:.4f} vs {deep_auroc:.4f}, {text}",
                  _verdict(ok if ok is not None else hyper_auroc >= deep_auroc)))
-    for model, label in (("deep_ensemble_equal_compute", "at equal compute"),
-                         ("deep_ensemble", "as trained (stretch)")):
+    ratio = (m.get("equal_compute") or {}).get("ratio")
+    for model, label in (("deep_ensemble", f"at {ratio:.2f}x G's training FLOPs" if ratio else "as trained"),):
         if model not in models:
             rows.append((f"ensemble vs deep ensemble {label}", "not evaluated", "–"))
             continue
         d = models[model]
-        detail = f"{d['members']} × {d.get('e', '?')} epochs, " if "e" in d else ""
+        detail = f"{d['members']} nets, "
         for metric, lower in (("accuracy", False), ("nll", True)):
             text, ok = _difference(m, model, metric, better_is_lower=lower)
             ours = models["hypernet_ensemble"][metric]

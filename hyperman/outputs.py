@@ -29,31 +29,24 @@ TABLES: dict[str, list[str]] = {
     RELIABILITY: ["model", "bin", "bin_lower", "bin_upper", "count", "confidence_mean", "accuracy"],
     OOD_SCORES: ["model", "split", "image", "entropy", "mutual_information"],
     MODELS: ["model", "accuracy", "nll", "ece", "adaptive_ece", "brier", "ood_auroc", "ood_aupr_in", "ood_aupr_out",
-             "ood_fpr95", "train_seconds", "members"],
+             "ood_fpr95", "train_seconds", "train_flops", "test_flops_per_image", "members"],
     COMPARISONS: ["model", "metric", "estimate", "low", "high", "excludes_zero"],
-    EQUAL_COMPUTE: ["members", "epochs", "seconds", "accuracy", "nll", "ood_auroc"],  # header only without epochs.pt
+    EQUAL_COMPUTE: ["members", "epochs", "train_flops", "seconds", "accuracy", "nll", "ood_auroc"],  # header only
+    # without epochs.pt
     SHIFT: ["family", "intensity", "model", "kind", "accuracy", "nll", "ece"],
 }
 TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "excludes_zero")  # the rest hold numbers
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
 REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)  # None when absent: the
 # report skips their figures
-EVIDENCE_TABLES = {name: TABLES[name] for name in (MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)}  # issue 12's
+EVIDENCE_TABLES = {name: TABLES[name] for name in (MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)}  # optional for
+# the report: its figures are skipped without them
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
-# issue 12's evidence tables, optional for the report (its figures are skipped without them); the evaluation
-# of branch evalint writes them and lists them in TABLES: then this is {name: TABLES[name] for name in them}
-EVIDENCE_TABLES: dict[str, list[str]] = {
-    MODELS: ["model", "accuracy", "nll", "ece", "adaptive_ece", "brier", "ood_auroc", "ood_aupr_in", "ood_aupr_out",
-             "ood_fpr95", "train_seconds", "members"],
-    COMPARISONS: ["model", "metric", "estimate", "low", "high", "excludes_zero"],
-    EQUAL_COMPUTE: ["members", "epochs", "seconds", "accuracy", "nll", "ood_auroc"],  # header only without epochs.pt
-    SHIFT: ["family", "intensity", "model", "kind", "accuracy", "nll", "ece"],
-}
 DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
 
 # the models of models.csv / metrics.json `models`, in the report's order; the first is compared with the rest
-MODEL_NAMES = ("hypernet_ensemble", "hypernet_member", "single_net", "noise_ensemble", "snapshot_ensemble",
-               "deep_ensemble_equal_compute", "deep_ensemble")
+MODEL_NAMES = ("hypernet_ensemble", "hypernet_ensemble_k", "hypernet_member", "single_net", "noise_ensemble",
+               "snapshot_ensemble", "deep_ensemble")
 HEADLINE = "hypernet_ensemble"
 
 # rows of ensemble_curve.csv

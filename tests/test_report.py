@@ -111,7 +111,7 @@ def test_full_report(run, tmp_path):
     assert f"{m['timing']['hypernet_train_seconds']:.1f} s" in md and f"{d['distilled']['train_seconds']:.1f} s" in md
     # one claim per comparison and metric (accuracy, NLL, AUROC; AUROC without OOD for members), plus the student
     assert "## Claims" in md and md.count("— *") == 3 * len(m["comparisons"]) + 1
-    assert "## Headline table" in md and "deep ensemble (converged) (2 nets)" in md
+    assert "## Headline table" in md and "deep ensemble (2 nets)" in md and "training TFLOP" in md
     assert "## Which setting is best for the ensemble" in md and "| no diversity |" in md
     assert "Chosen for the ensemble: **" in md  # floor 0 and real validation figures: a setting is chosen
 

@@ -59,15 +59,16 @@ def _inputs(tables: dict | None = None, metrics: dict | None = None, sweep: list
 
 @pytest.fixture
 def equal_compute(tmp_path) -> dict:
-    # k members × e epochs: seconds = 10·k·e; accuracy rises with both; no OOD for k = 1 (empty cells)
-    rows = [[k, e, 10.0 * k * e, 0.9 + 0.01 * k + 0.001 * e, 0.3 - 0.02 * k - 0.01 * e, 0.9 + 0.01 * k if k > 1 else ""]
-            for k in (1, 2, 3) for e in (3, 1, 2)]
-    hyper = {"seconds": 45.0, "accuracy": 0.935, "nll": 0.21, "ood_auroc": 0.97}
+    # k members × e epochs: FLOPs = 10·k·e (seconds 99, never plotted); accuracy rises with both; no OOD for
+    # k = 1 (empty cells)
+    rows = [[k, e, 10.0 * k * e, 99.0, 0.9 + 0.01 * k + 0.001 * e, 0.3 - 0.02 * k - 0.01 * e,
+             0.9 + 0.01 * k if k > 1 else ""] for k in (1, 2, 3) for e in (3, 1, 2)]
+    hyper = {"train_flops": 45.0, "accuracy": 0.935, "nll": 0.21, "ood": {"auroc": 0.97}}
     return _inputs({outputs.EQUAL_COMPUTE: _table(tmp_path, outputs.EQUAL_COMPUTE, rows)},
-                   {"equal_compute": {"hypernet": hyper}})
+                   {"models": {"hypernet_ensemble": hyper}})
 
 
-def test_equal_compute_plots_every_k_against_seconds_and_the_hypernet_point(equal_compute, tmp_path):
+def test_equal_compute_plots_every_k_against_flops_and_the_hypernet_point(equal_compute, tmp_path):
     accuracy, nll, ood = _draw("equal_compute", equal_compute, tmp_path)
     for k in (1, 2, 3):
         line = _line(accuracy, f"deep:{k}")

@@ -16,7 +16,7 @@ from .comparisons import compare, compare_with_members
 from .context import Grid, Model
 from .controls import alignment, gauge_check, random_direction
 from .diversity import diversity, symmetry_control
-from .equal_compute import equal_compute_choice, grid_rows
+from .equal_compute import flops_match, grid_rows
 from .ensembles import ensemble_curve, ensemble_scores, member_summary, reliability_rows
 from .inputs import load_inputs
 from .models import member_metrics, model_metrics, ood_metrics
@@ -25,7 +25,7 @@ from .paths import direct_path, path_scores
 from .run import PARTS, evaluate
 
 __all__ = ["DEFAULT_EPS", "DEFAULT_SIZES", "DIVERSITY_NETS", "OUTPUTS", "PARTS", "EvalConfig", "EvaluationError",
-           "Forward", "Grid", "Model", "alignment", "compare", "compare_with_members", "equal_compute_choice",
+           "Forward", "Grid", "Model", "alignment", "compare", "compare_with_members", "flops_match",
            "gauge_check", "grid_rows", "member_metrics", "model_metrics", "ood_metrics", "random_direction",
            "_activation_elements", "diversity", "direct_path", "ensemble_curve", "ensemble_scores",
            "evaluate", "fgsm_flip_rates", "load_inputs", "member_summary", "ood_score_rows", "ood_scores",

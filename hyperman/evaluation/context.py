@@ -19,7 +19,6 @@ from ..hypernetwork import HyperNetwork
 from ..sampling import generate
 from ..targets import Target
 from .config import DIVERSITY_NETS, EvalConfig
-from .equal_compute import equal_compute_choice
 
 Part = Callable[["Context"], tuple[dict, dict[str, list[list]]]]  # → (metrics.json sections, table rows by file)
 
@@ -62,6 +61,7 @@ class Model:
     ood: torch.Tensor | None  # (P, T_ood, C) on the OOD images
     train_seconds: float | None
     theta: torch.Tensor | None = None  # (P, D) members' weights (None when the probabilities are enough)
+    train_flops: int | None = None  # training FLOPs (hyperman.compute; None for inputs older than the count)
     detail: dict = field(default_factory=dict)  # what else metrics.json says of it (k, e of equal compute, α)
 
     @property
@@ -145,30 +145,35 @@ def _grid(ctx: Context) -> Grid | None:
                 ood=None if ood is None else ood.reshape(K, E, ood.shape[1], -1))
 
 
+def _sum(values: list) -> int | None:
+    return None if any(v is None for v in values) else sum(values)
+
+
 def build_models(ctx: Context) -> None:
     """ctx.models: every model by name, each from the probabilities computed once above."""
     base, inputs = ctx.inputs["baselines"], ctx.inputs
     base_ood = _ood(ctx, ctx.baseline_theta)
-    ctx.models["hypernet_ensemble"] = Model(ctx.probs[:ctx.M], _ood(ctx, ctx.first_theta),
-                                            inputs["hypernet_train_seconds"], ctx.first_theta.cpu())
+    hyper_flops = (inputs["hypernet_compute"] or {}).get("train_flops")
+    hyper_ood = _ood(ctx, ctx.first_theta)
+    ctx.models["hypernet_ensemble"] = Model(ctx.probs[:ctx.M], hyper_ood, inputs["hypernet_train_seconds"],
+                                            ctx.first_theta.cpu(), hyper_flops)
+    # the same G at the deep ensemble's size: the same test-time cost as the deep ensemble
+    ctx.models["hypernet_ensemble_k"] = Model(ctx.probs[:ctx.K], None if hyper_ood is None else hyper_ood[:ctx.K],
+                                              inputs["hypernet_train_seconds"], ctx.first_theta[:ctx.K].cpu(),
+                                              hyper_flops)
     ctx.models["single_net"] = Model(ctx.base_probs[:1], None if base_ood is None else base_ood[:1],
-                                     base[0]["train_seconds"], ctx.baseline_theta[:1])
+                                     base[0]["train_seconds"], ctx.baseline_theta[:1], base[0]["train_flops"])
     ctx.models["deep_ensemble"] = Model(ctx.base_probs, base_ood, sum(b["train_seconds"] for b in base),
-                                        ctx.baseline_theta)
+                                        ctx.baseline_theta, _sum([b["train_flops"] for b in base]))
     ctx.grid = _grid(ctx)
-    if ctx.grid is not None and inputs["hypernet_train_seconds"] is not None:
-        k, e, seconds = equal_compute_choice(ctx.grid.records, inputs["hypernet_train_seconds"])
-        ctx.models["deep_ensemble_equal_compute"] = Model(
-            ctx.grid.probs[:k, e - 1], None if ctx.grid.ood is None else ctx.grid.ood[:k, e - 1], seconds,
-            torch.stack([weights[e - 1] for weights, _ in ctx.grid.records[:k]]),
-            detail={"k": k, "e": e, "seconds": seconds, "budget_seconds": inputs["hypernet_train_seconds"]})
     if inputs["noise"] is not None:
         theta = inputs["noise"]["theta"]
         ctx.models["noise_ensemble"] = Model(ctx.forward.probs(theta, ctx.x), _ood(ctx, theta),
-                                             base[0]["train_seconds"], theta,
-                                             {"alpha": inputs["noise"]["alpha"], "train_seconds_note":
-                                              "the single net's; perturbing it and choosing α cost seconds more"})
+                                             base[0]["train_seconds"], theta, base[0]["train_flops"],
+                                             {"alpha": inputs["noise"]["alpha"], "train_cost_note":
+                                              "the single net's; choosing α costs validation forwards only"})
     if inputs["snapshots"] is not None:
         theta = inputs["snapshots"]["theta"]
         ctx.models["snapshot_ensemble"] = Model(ctx.forward.probs(theta, ctx.x), _ood(ctx, theta),
-                                                inputs["snapshots"]["seconds"][-1], theta)
+                                                inputs["snapshots"]["seconds"][-1], theta,
+                                                inputs["snapshots"]["train_flops"])

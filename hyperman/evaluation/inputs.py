@@ -9,6 +9,7 @@ import torch
 
 from .. import checkpoint
 from ..baseline import EPOCHS, load_epochs, load_snapshots
+from ..baseline import SUMMARY as BASELINE_SUMMARY
 from ..checkpoint import CheckpointError
 from ..data import load_dataset
 from ..noise_ensemble import load_noise_ensemble
@@ -33,7 +34,9 @@ def _load_baseline(path: Path, target: Target) -> dict:
     seconds = payload.get("train_seconds")
     if not isinstance(seconds, (int, float)) or seconds < 0:
         raise CheckpointError(f"baseline {path} has no valid 'train_seconds' (got {seconds!r})")
-    return {"theta": theta.float(), "train_seconds": float(seconds)}
+    flops = payload.get("train_flops")  # absent in baselines trained before FLOPs were counted
+    return {"theta": theta.float(), "train_seconds": float(seconds),
+            "train_flops": int(flops) if isinstance(flops, (int, float)) else None}
 
 
 def _load_images(root: Path, target: Target, limit_test: int | None, what: str):
@@ -44,17 +47,28 @@ def _load_images(root: Path, target: Target, limit_test: int | None, what: str):
     return data.name, torch.from_numpy(data.test_x), torch.from_numpy(data.test_y)
 
 
-def _hypernet_seconds(cfg: EvalConfig) -> tuple[Path, float | None]:
-    """The training summary beside the checkpoint (or --train-summary) and its wall time, if there is one."""
+def _hypernet_summary(cfg: EvalConfig) -> tuple[Path, float | None, dict | None]:
+    """The training summary beside the checkpoint (or --train-summary): its path, wall time and compute (FLOPs),
+    None where there is no summary (or it predates the FLOP count)."""
     summary_path = Path(cfg.train_summary) if cfg.train_summary else Path(cfg.checkpoint).parent / SUMMARY
     if summary_path.is_file():
         try:
-            return summary_path, float(json.loads(summary_path.read_text())["train_seconds"])
+            summary = json.loads(summary_path.read_text())
+            return summary_path, float(summary["train_seconds"]), summary.get("compute")
         except (ValueError, KeyError, TypeError) as error:
             raise EvaluationError(f"{summary_path} is not a training summary with 'train_seconds' ({error})") from None
     if cfg.train_summary:
         raise EvaluationError(f"--train-summary {summary_path} does not exist")
-    return summary_path, None
+    return summary_path, None, None
+
+
+def _summary_flops(folder: Path, name: str) -> int | None:
+    """Training FLOPs from a stage's JSON summary in `folder` (None when absent or older than the FLOP count)."""
+    path = Path(folder) / name
+    try:
+        return int(json.loads(path.read_text())["compute"]["train_flops"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _checked_weights(thetas: torch.Tensor, target: Target, what: str) -> torch.Tensor:
@@ -94,11 +108,13 @@ def load_inputs(cfg: EvalConfig, device: torch.device) -> dict:
     target = get_target(train_config.target)
     samples = load_samples(cfg.samples, cfg.checkpoint, model)
     baselines = [_load_baseline(Path(p), target) for p in cfg.baselines]
-    summary_path, hypernet_seconds = _hypernet_seconds(cfg)
+    summary_path, hypernet_seconds, hypernet_compute = _hypernet_summary(cfg)
     snapshots = noise = None
     if cfg.snapshots:
         thetas, seconds = load_snapshots(cfg.snapshots)
-        snapshots = {"theta": _checked_weights(thetas, target, f"--snapshots {cfg.snapshots}"), "seconds": seconds}
+        folder = Path(cfg.snapshots) if Path(cfg.snapshots).is_dir() else Path(cfg.snapshots).parent
+        snapshots = {"theta": _checked_weights(thetas, target, f"--snapshots {cfg.snapshots}"), "seconds": seconds,
+                     "train_flops": _summary_flops(folder, BASELINE_SUMMARY)}
     if cfg.noise:
         thetas, alpha = load_noise_ensemble(cfg.noise)
         noise = {"theta": _checked_weights(thetas, target, f"--noise {cfg.noise}"), "alpha": alpha}
@@ -106,5 +122,6 @@ def load_inputs(cfg: EvalConfig, device: torch.device) -> dict:
     ood = _load_images(cfg.ood_data, target, cfg.limit_test, "--ood-data") if cfg.ood_data else None
     return {"model": model, "train_config": train_config, "target": target, "samples": samples,
             "baselines": baselines, "summary_path": summary_path, "hypernet_train_seconds": hypernet_seconds,
+            "hypernet_compute": hypernet_compute,
             "dataset": name, "x": x, "y": y, "ood": ood, "epochs": _load_epochs(cfg.baselines, target),
             "snapshots": snapshots, "noise": noise}

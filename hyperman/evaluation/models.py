@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import metrics, outputs
+from .. import compute, metrics, outputs
 from .context import Context, Model
 
 OOD_NOTE = ("higher score = more OOD; auroc, aupr_out and fpr95 take OOD as positive, aupr_in takes the "
@@ -32,13 +32,16 @@ def ood_metrics(model: Model) -> dict | None:
     return {"score": model.ood_score_name, **result}
 
 
-def model_metrics(model: Model, y: torch.Tensor) -> dict:
+def model_metrics(model: Model, y: torch.Tensor, target=None) -> dict:
     """The metrics.json `models.<name>` entry of one model (its mean-probability ensemble)."""
     mean = model.mean
     out = {"accuracy": float(metrics.accuracy(mean, y)), "nll": float(metrics.nll(mean, y)),
            "ece": metrics.ece(mean, y), "adaptive_ece": metrics.adaptive_ece(mean, y),
            "brier": float(metrics.brier(mean, y)), "members": int(model.probs.shape[0]),
-           "member_accuracy": float(metrics.accuracy(model.probs, y).mean()), "train_seconds": model.train_seconds, "ood": ood_metrics(model), **model.detail}
+           "member_accuracy": float(metrics.accuracy(model.probs, y).mean()), "train_seconds": model.train_seconds,
+           "train_flops": model.train_flops,
+           "test_flops_per_image": None if target is None else compute.inference_flops(target, model.probs.shape[0]),
+           "ood": ood_metrics(model), **model.detail}
     if model.probs.shape[0] > 1:
         votes = metrics.vote_probabilities(model.probs, metrics.VOTE_SMOOTHING)
         out["majority_vote"] = {"accuracy": float((metrics.majority_vote(model.probs) == y).double().mean()),
@@ -57,7 +60,7 @@ def member_metrics(model: Model, y: torch.Tensor) -> dict:
             "ece": sum(metrics.ece(p, y) for p in probs) / len(probs),
             "adaptive_ece": sum(metrics.adaptive_ece(p, y) for p in probs) / len(probs),
             "brier": float(sum(metrics.brier(p, y) for p in probs) / len(probs)), "members": int(probs.shape[0]),
-            "train_seconds": model.train_seconds, "ood": ood,
+            "train_seconds": model.train_seconds, "train_flops": model.train_flops, "ood": ood,
             "note": "the mean over the hypernetwork ensemble's members, each scored alone"}
 
 
@@ -65,7 +68,8 @@ def _row(name: str, m: dict) -> list:
     ood = m["ood"] or {}
     return [name, m["accuracy"], m["nll"], m["ece"], m["adaptive_ece"], m["brier"],
             *[ood.get(k, "") for k in ("auroc", "aupr_in", "aupr_out", "fpr95")],
-            "" if m["train_seconds"] is None else m["train_seconds"], m["members"]]
+            *["" if m.get(k) is None else m[k] for k in ("train_seconds", "train_flops", "test_flops_per_image")],
+            m["members"]]
 
 
 def models_part(ctx: Context) -> tuple[dict, dict]:
@@ -75,7 +79,7 @@ def models_part(ctx: Context) -> tuple[dict, dict]:
         if name == "hypernet_member":
             models[name] = member_metrics(ctx.models[outputs.HEADLINE], ctx.y)
         elif name in ctx.models:
-            models[name] = model_metrics(ctx.models[name], ctx.y)
+            models[name] = model_metrics(ctx.models[name], ctx.y, ctx.target)
     ctx.results["models"] = models
     return ({"models": models, "models_notes": {"ood": OOD_NOTE, "majority_vote": VOTE_NOTE}},
             {outputs.MODELS: [_row(name, m) for name, m in models.items()]})

@@ -11,9 +11,10 @@ from __future__ import annotations
 from .. import outputs
 from .inputs import value
 
-LABELS = {"hypernet_ensemble": "hypernetwork ensemble", "hypernet_member": "hypernetwork members (mean)",
-          "single_net": "single net", "noise_ensemble": "noise ensemble", "snapshot_ensemble": "snapshot ensemble",
-          "deep_ensemble_equal_compute": "deep ensemble at equal compute", "deep_ensemble": "deep ensemble (converged)"}
+LABELS = {"hypernet_ensemble": "hypernetwork ensemble", "hypernet_ensemble_k": "hypernetwork ensemble at the deep "
+          "ensemble's size", "hypernet_member": "hypernetwork members (mean)", "single_net": "single net",
+          "noise_ensemble": "noise ensemble", "snapshot_ensemble": "snapshot ensemble",
+          "deep_ensemble": "deep ensemble"}
 # (metric, column title, scale for printing, unit, better when the hypernetwork ensemble's value is higher)
 METRICS = (("accuracy", "accuracy", 100, "pp", True), ("nll", "NLL", 1, "", False), ("ece", "ECE", 1, "", False),
            ("brier", "Brier", 1, "", False), ("auroc", "AUROC", 1, "", True))
@@ -23,10 +24,7 @@ OOD_COLUMNS = (("aupr_in", "AUPR-in"), ("aupr_out", "AUPR-out"), ("fpr95", "FPR9
 def label(m: dict, name: str) -> str:
     """The model's name in the report, with its size (and for equal compute its members and epochs)."""
     entry = m["models"][name]
-    text = f"{LABELS.get(name, name)} ({entry['members']} net{'s' if entry['members'] != 1 else ''}"
-    if name == "deep_ensemble_equal_compute":
-        text += f" after {entry['e']} epochs"
-    return text + ")"
+    return f"{LABELS.get(name, name)} ({entry['members']} net{'s' if entry['members'] != 1 else ''})"
 
 
 def difference(d: dict | None, scale: float = 1, unit: str = "") -> str:
@@ -52,8 +50,9 @@ def shift_accuracy(entry: dict) -> float | None:
 def headline_table(m: dict) -> tuple[list[str], list[list[str]]]:
     """One row per model: its values, and under each the hypernetwork ensemble minus it with the interval."""
     header = ["model", *[title for _, title, *_ in METRICS[:4]], "AUROC (OOD score)",
-              *[title for _, title in OOD_COLUMNS], "shift: mean accuracy", "training seconds"]
-    rows = []
+              *[title for _, title in OOD_COLUMNS], "shift: mean accuracy", "training TFLOP (× G's)",
+              "test MFLOP per image", "training seconds"]
+    rows, hyper_flops = [], m["models"].get(outputs.HEADLINE, {}).get("train_flops")
     for name in outputs.MODEL_NAMES:
         if name not in m["models"]:
             continue
@@ -68,10 +67,18 @@ def headline_table(m: dict) -> tuple[list[str], list[list[str]]]:
                 cell += "<br>" + difference(comparison.get(metric), scale, unit)
             cells.append(cell)
         cells += [_value((entry.get("ood") or {}).get(key)) for key, _ in OOD_COLUMNS]
-        cells += [_value(shift_accuracy(entry), 100),
+        cells += [_value(shift_accuracy(entry), 100), tflops(entry.get("train_flops"), hyper_flops),
+                  "n/a" if entry.get("test_flops_per_image") is None else f"{entry['test_flops_per_image'] / 1e6:.1f}",
                   "n/a" if entry.get("train_seconds") is None else f"{entry['train_seconds']:.1f}"]
         rows.append(cells)
     return header, rows
+
+
+def tflops(flops: float | None, reference: float | None) -> str:
+    """'61.99 (1.00×)': training FLOPs in TFLOP and as a multiple of the hypernetwork's."""
+    if flops is None:
+        return "n/a"
+    return f"{flops / 1e12:.2f}" + (f" ({flops / reference:.2f}×)" if reference else "")
 
 
 def verdict(d: dict | None, higher_is_better: bool) -> str:
@@ -107,11 +114,16 @@ def interval_claims(m: dict) -> list[tuple[str, str, str]]:
 def control_statements(m: dict) -> list[str]:
     """What the controls and the paths measured, stated without a verdict (they carry no interval)."""
     out = []
-    chosen = value(m, "equal_compute.chosen")
-    if chosen:
-        out.append(f"Equal compute: the deep ensemble of {chosen['k']} members after {chosen['e']} epochs cost "
-                   f"{chosen['seconds']:.1f} s of training, the hypernetwork {chosen['budget_seconds']:.1f} s (the "
-                   "largest epoch within that budget, read off the per-epoch checkpoints).")
+    match = value(m, "equal_compute")
+    if match and match.get("ratio") is not None:
+        deep = match["deep_ensemble"]
+        out.append(f"Equal compute in FLOPs: the deep ensemble's {deep['members']} members, each trained on its own "
+                   f"full schedule, cost {deep['train_flops'] / 1e12:.2f} TFLOP of training, the hypernetwork "
+                   f"{match['hypernet']['train_flops'] / 1e12:.2f} TFLOP (ratio {match['ratio']:.3f}: "
+                   + ("within" if match["within_tolerance"] else "OUTSIDE") + f" ±{100 * match['tolerance']:.0f} %; "
+                   "validation passes counted apart). Wall seconds are shown for reference only.")
+    elif match:
+        out.append(f"Equal compute in FLOPs: not measured ({match.get('note')}).")
     gauge = value(m, "controls.gauge_check")
     if gauge:
         passed = gauge["flipped_predictions"] == 0

@@ -55,14 +55,14 @@ FIGURES = [
     ("adversarial", fig_adversarial, True, None, "FGSM flip rates",
      "Share of correctly classified test images whose prediction an FGSM step of size ε flips, for one net and "
      "for the votes of the hypernet and deep ensembles: a lower curve is more robust."),
-    ("equal_compute", fig_equal_compute, True, "equal_compute", "The deep ensemble at equal compute",
+    ("equal_compute", fig_equal_compute, True, "equal_compute", "The deep ensemble at equal training FLOPs",
      "Test accuracy, NLL and OOD AUROC (mutual information) of deep ensembles of the first k members (one line "
      "per k, darker = more members) after e epochs each (points; some are marked e=… on the largest ensemble's "
-     "line), against their summed training seconds (log x), measured in the same run from the per-epoch "
-     "checkpoints; the star is the hypernetwork ensemble at its own training seconds (dotted line). Read it "
-     "vertically: at the star's seconds, a curve above it (below it for NLL) buys more with the same compute. "
-     "It shows one run on one machine (seconds are wall time, not FLOPs) and no intervals: whether a gap is "
-     "more than noise is for the comparison intervals to say."),
+     "line), against their summed training FLOPs (log x; hyperman.compute), from the per-epoch checkpoints; the "
+     "star is the hypernetwork ensemble at its own training FLOPs (dotted line). Points before the last epoch "
+     "are read off one schedule mid-way (learning rate not yet decayed), so they understate what a net trained "
+     "for that many epochs reaches; the last epoch is each member's full schedule. No intervals: whether a gap "
+     "is more than noise is for the comparison intervals to say."),
     ("shift", fig_shift, True, "shift", "Accuracy and calibration under distribution shift",
      "Accuracy, NLL and ECE (columns) against the intensity of each shift (rows: rotation, translation, Gaussian "
      "noise; intensity 0 is the clean test set) for every model's mean-probability ensemble (solid) and the "

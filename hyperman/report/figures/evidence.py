@@ -40,38 +40,40 @@ def _not_measured(ax, what: str) -> None:
 
 def fig_equal_compute(plt, inputs: dict):
     """Accuracy, NLL and OOD AUROC of k-member deep ensembles after e epochs against their summed training
-    seconds, with the hypernetwork's point: what each buys at the same compute."""
+    FLOPs, with the hypernetwork's point: what each buys at the same compute."""
     rows = [r for r in inputs["tables"][outputs.EQUAL_COMPUTE] if finite(r["members"]) and finite(r["epochs"])]
-    hyper = value(inputs["metrics"], "equal_compute.hypernet") or {}
+    hyper_entry = value(inputs["metrics"], "models.hypernet_ensemble") or {}
+    hyper = {"accuracy": hyper_entry.get("accuracy"), "nll": hyper_entry.get("nll"),
+             "ood_auroc": (hyper_entry.get("ood") or {}).get("auroc"), "train_flops": hyper_entry.get("train_flops")}
     ks = sorted({int(r["members"]) for r in rows})
     shades = plt.get_cmap("Reds")(np.linspace(0.35, 1.0, len(ks)))
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
     for ax, (key, ylabel, scale) in zip(axes, EQUAL_COMPUTE_PANELS):
         for k, color in zip(ks, shades):
-            pts = sorted((r["epochs"], r["seconds"], r[key]) for r in rows
-                         if int(r["members"]) == k and finite(r[key]) and finite(r["seconds"]))
+            pts = sorted((r["epochs"], r["train_flops"], r[key]) for r in rows
+                         if int(r["members"]) == k and finite(r[key]) and finite(r.get("train_flops")))
             if not pts:
                 continue
-            epochs, seconds, y = (np.array(c, dtype=float) for c in zip(*pts))
-            ax.plot(seconds, scale * y, marker="o", ms=3.5, lw=1.4, color=color,
+            epochs, flops, y = (np.array(c, dtype=float) for c in zip(*pts))
+            ax.plot(flops, scale * y, marker="o", ms=3.5, lw=1.4, color=color,
                     label=f"deep ensemble, k = {k} member{'s' if k > 1 else ''}", gid=f"deep:{k}")
             if k == ks[-1]:  # the epochs once, on the largest ensemble's line, at most 6 of them
                 for i in np.unique(np.linspace(0, len(epochs) - 1, min(6, len(epochs))).round().astype(int)):
-                    ax.annotate(f"e={epochs[i]:g}", (seconds[i], scale * y[i]), xytext=(2, 3),
+                    ax.annotate(f"e={epochs[i]:g}", (flops[i], scale * y[i]), xytext=(2, 3),
                                 textcoords="offset points", fontsize=6)
-        if finite(hyper.get(key)) and finite(hyper.get("seconds")):
-            ax.axvline(hyper["seconds"], color=COLORS["hyper"], ls=":", lw=1)
-            ax.plot([hyper["seconds"]], [scale * hyper[key]], marker="*", ms=15, ls="none", color=COLORS["hyper"],
-                    mec="black", label="hypernetwork ensemble", gid="hypernet")
+        if finite(hyper.get(key)) and finite(hyper.get("train_flops")):
+            ax.axvline(hyper["train_flops"], color=COLORS["hyper"], ls=":", lw=1)
+            ax.plot([hyper["train_flops"]], [scale * hyper[key]], marker="*", ms=15, ls="none",
+                    color=COLORS["hyper"], mec="black", label="hypernetwork ensemble", gid="hypernet")
         if ax.lines:
             ax.set_xscale("log")
         else:
             _not_measured(ax, ylabel)
-        ax.set_xlabel("total training seconds (log scale)")
+        ax.set_xlabel("total training FLOPs (log scale)")
         ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=7, loc="best")
     fig.suptitle("Deep ensembles of the first k members after e epochs each, against the hypernetwork "
-                 "at equal training compute", fontsize=11)
+                 "at equal training FLOPs", fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -42,7 +42,7 @@ def pretty(model: str) -> str:
 # colour and marker of each model the evaluation names (metrics.json `models`, models.csv, shift.csv, ...)
 MODEL_STYLE = {"hypernet": (COLORS["hyper"], "o"), "hypernet_member": (COLORS["member"], "o"),
                "single_net": (COLORS["single"], "s"), "deep_ensemble": (COLORS["deep"], "^"),
-               "deep_ensemble_equal_compute": ("#ff9896", "v"), "noise_ensemble": ("#8c564b", "D"),
+               "hypernet_ensemble_k": ("#aec7e8", "v"), "noise_ensemble": ("#8c564b", "D"),
                "snapshot_ensemble": ("#e377c2", "P")}
 
 
