@@ -71,25 +71,20 @@ class Cost:
                 "validation_flops": self.validation_flops}
 
 
-def hypernet_step_flops(config, model) -> int:
-    """One training step of G: B latents through G and back, each net's own images and, with the
-    function-space entropy, the shared probes, all back-propagated to θ."""
-    from .objective import uses_function
-
-    probes = config.probes if uses_function(config.diversity) else 0
+def hypernet_step_flops(config, model, probes: int) -> int:
+    """One training step of G: B latents through G and back, each net's own images and the `probes` shared
+    probe images of the function-space entropy (0 when it is off), all back-propagated to θ."""
     passes = config.nets_per_step * (config.images_per_net + probes)
     return (config.nets_per_step * hypernet_train_flops_per_net(model)
             + passes * target_train_flops(model.target))
 
 
-def hypernet_cost(config, model, val_images: int) -> Cost:
-    """G's whole training run, and the validations of `eval_nets` nets every `eval_every` steps."""
-    from .objective import uses_function
-
-    probes = config.probes if uses_function(config.diversity) else 0
+def hypernet_cost(config, model, val_images: int, probes: int) -> Cost:
+    """G's whole training run (`probes` per step: see hypernet_step_flops), and the validations of `eval_nets`
+    nets every `eval_every` steps."""
     validations = config.steps // config.eval_every + (config.steps % config.eval_every != 0)
     per_validation = config.eval_nets * (hypernet_forward_flops(model) + val_images * target_forward_flops(model.target))
-    return Cost(train_flops=config.steps * hypernet_step_flops(config, model),
+    return Cost(train_flops=config.steps * hypernet_step_flops(config, model, probes),
                 image_net_passes=config.steps * config.nets_per_step * (config.images_per_net + probes),
                 validation_flops=validations * per_validation)
 

@@ -289,7 +289,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
     summary = {"steps": config.steps, "train_seconds": elapsed, "device": str(device), "forward": method,
                "seconds_per_step": elapsed / config.steps if config.steps else math.nan,
                "steps_this_call": steps_run, **{k: v for k, v in last.items() if k.startswith("val_")},
-               "compute": compute.hypernet_cost(config, run.model, len(val_y)).as_dict()}
+               "compute": compute.hypernet_cost(config, run.model, len(val_y), probes_per_step(config)).as_dict()}
     if ctx is not None:
         summary["world_size"] = ctx.world_size
         if not ctx.is_main:
@@ -329,6 +329,11 @@ def _train_step(run: RunState, config: TrainConfig, step: int, lr: float, train_
     if run.averaged is not None:
         run.averaged.update_parameters(model)
     return result
+
+
+def probes_per_step(config: TrainConfig) -> int:
+    """Probe images each net of a step sees (the function-space entropy's; 0 when that term is off)."""
+    return config.probes if uses_function(config.diversity) else 0
 
 
 def _progress(total: int, start: int):

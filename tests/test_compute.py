@@ -15,7 +15,7 @@ from hyperman import compute
 from hyperman.distillation import kd_loss, student_logits, teacher_thetas
 from hyperman.objective import NeighbourQueue, draw_probes
 from hyperman.targets import TARGETS, get_target
-from hyperman.training import TrainConfig, _step_objective, build_model
+from hyperman.training import TrainConfig, _step_objective, build_model, probes_per_step
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def test_a_hypernetwork_step_counts_what_flop_counter_mode_counts(diversity, met
                                            probes, NeighbourQueue(0))
         backward()
 
-    assert _counted(step) == compute.hypernet_step_flops(config, model)
+    assert _counted(step) == compute.hypernet_step_flops(config, model, probes_per_step(config))
 
 
 def test_the_grouped_forward_does_the_loops_work():
@@ -90,7 +90,7 @@ def test_the_default_deep_ensemble_is_at_the_hypernetworks_training_flops():
     train = TrainConfig(**{("lam" if k == "lambda" else k): v for k, v in params["train"].items()})
     model = build_model(train)
     train_images = 60_000 - params["data"]["val_size"]
-    budget = compute.hypernet_cost(train, model, params["data"]["val_size"]).train_flops
+    budget = compute.hypernet_cost(train, model, params["data"]["val_size"], probes_per_step(train)).train_flops
     members, epochs = len(params["baseline"]["seeds"]), params["baseline"]["epochs"]
     best, _ = compute.epochs_for_budget(budget, members, get_target(train.target), train_images)
     ratio = members * compute.baseline_cost(get_target(train.target), train_images, epochs, 0).train_flops / budget
