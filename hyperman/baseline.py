@@ -32,6 +32,7 @@ from .device import resolve_device, to_device
 from .errors import ConfigError
 from .files import write_json_atomic
 from .forward import Forward
+from . import settings
 from .settings import pixels, setting
 from .targets import TARGETS, Target, get_target, resolve_forward
 
@@ -47,15 +48,24 @@ class BaselineConfig:
     of train-baseline's and train-snapshot's flags (hyperman.settings). Defaults agree with params.yaml."""
 
     target: str = setting("mnist_cnn", "target network", choices=TARGETS, param=False)
-    epochs: int = setting(10, "passes over the training split")
-    batch_size: int = setting(128, "images per step")
-    lr: float = setting(0.003, "peak learning rate of the schedule")
-    seed: int = setting(0, "seed of init and data order", param=False)
-    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False)
+    epochs: int = setting(10, "passes over the training split", minimum=1)
+    batch_size: int = setting(128, "images per step", minimum=1)
+    lr: float = setting(0.003, "peak learning rate of the schedule", exclusive_minimum=0, maximum=1)
+    seed: int = setting(0, "seed of init and data order", param=False, minimum=0)
+    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False,
+                                       minimum=1)
     augment_shift: int = setting(2, "translate every training image by a random offset of up to PIXELS (0: off)",
-                                 arg_type=pixels, metavar="PIXELS")
+                                 arg_type=pixels, metavar="PIXELS", minimum=0, maximum=8)
     snapshot_cycles: int = setting(0, "learning-rate cycles = snapshot-ensemble members (0: one-cycle schedule, one "
-                                      "net); --epochs must be a multiple of it", metavar="M")
+                                      "net); --epochs must be a multiple of it", metavar="M", minimum=0)
+
+    def cross_problems(self, name) -> list[str]:
+        """Rules between settings (hyperman.settings.check): every snapshot ends a whole epoch."""
+        if self.snapshot_cycles > 0 and self.epochs % self.snapshot_cycles:
+            return [f"{name('epochs')} {self.epochs} is not a multiple of {name('snapshot_cycles')} "
+                    f"{self.snapshot_cycles} (every snapshot ends a whole epoch); choose epochs = cycles × epochs "
+                    "per cycle"]
+        return []
 
 
 def load_target_net(path: Path, device: torch.device | str = "cpu") -> tuple[Target, torch.Tensor, dict]:
@@ -87,17 +97,9 @@ def ensemble_scores(target: Target, thetas: torch.Tensor, x: torch.Tensor, y: to
 
 
 def check_config(config: BaselineConfig) -> None:
-    """Refuse a config that cannot train, before anything is written; the message names the flag."""
-    problems = [f"--{name.replace('_', '-')} must be at least {low}, got {getattr(config, name)}"
-                for name, low in (("epochs", 1), ("batch_size", 1), ("snapshot_cycles", 0), ("augment_shift", 0))
-                if getattr(config, name) < low]
-    if not config.lr > 0:
-        problems.append(f"--lr must be positive, got {config.lr}")
-    if config.snapshot_cycles > 0 and config.epochs % config.snapshot_cycles:
-        problems.append(f"--epochs {config.epochs} is not a multiple of --snapshot-cycles {config.snapshot_cycles} "
-                        "(every snapshot ends a whole epoch); choose epochs = cycles × epochs per cycle")
-    if problems:
-        raise ConfigError("; ".join(problems))
+    """Refuse a config that cannot train, before anything is written; the message names the flag
+    (the bounds declared on BaselineConfig's fields and its cross-field rule, hyperman.settings.check)."""
+    settings.check(config)
 
 
 def _schedule(optimizer: torch.optim.Optimizer, config: BaselineConfig, steps_per_epoch: int):

@@ -43,11 +43,12 @@ DEFAULT_ALPHAS = (0.01, 0.02, 0.05, 0.1)
 class NoiseConfig:
     """`hyperman noise-ensemble`'s settings (hyperman.settings); params.yaml's noise section agrees (tested)."""
 
-    members: int = setting(20, "perturbed nets K in the ensemble")
+    members: int = setting(20, "perturbed nets K in the ensemble", minimum=1)
     alphas: list[float] = setting(list(DEFAULT_ALPHAS), "candidate noise scales α (σ of each layer = α × RMS of its "
-                                  "weights)", metavar="ALPHA")
-    seed: int = setting(0, "seed of the noise (the same draws for every α)")
-    limit_val: int | None = setting(1000, "score α on the first N validation images only (0: all)")
+                                  "weights)", metavar="ALPHA", minimum=0)
+    seed: int = setting(0, "seed of the noise (the same draws for every α)", minimum=0)
+    limit_val: int | None = setting(1000, "score α on the first N validation images only (0: all)",
+                                    minimum=0)
 
 
 def check_config(config: NoiseConfig) -> None:
