@@ -64,10 +64,15 @@ def save(path: Path, payload: dict[str, Any]) -> None:
     payload["sha256"] = contents_digest(payload)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(payload, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError of its zip writer
+            raise CheckpointError(f"cannot write checkpoint {path}: {str(error).strip().splitlines()[0][:160]} "
+                                  f"(is the disk full?); the previous {path.name}, if any, is untouched") from None
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary output like the JSON files
         os.replace(tmp, path)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -89,7 +94,7 @@ def load(path: Path, kind: str | None = None, map_location: str | torch.device =
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many kinds (RuntimeError, UnpicklingError, EOFError...)
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(error).__name__}: "
-                              f"{str(error).splitlines()[0][:200]}); delete it and rerun, or restore it "
+                              f"{(str(error).splitlines() or ['empty file'])[0][:200]}); delete it and rerun, or restore it "
                               "from the DVC cache (`dvc checkout`)") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a hyperman checkpoint")
@@ -108,10 +113,19 @@ class OutputLock:
     def __init__(self, folder: Path):
         self.path = Path(folder) / ".lock"
         self.handle = None
+        self.created = False
 
     def __enter__(self) -> "OutputLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a+")
+        from .files import check_out_folder
+
+        folder = check_out_folder(self.path.parent)
+        self.created = not folder.exists()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.path, "a+")
+        except OSError as error:
+            raise CheckpointError(f"cannot write to --out {folder}: {error.strerror}; choose a folder you can "
+                                  "write to") from None
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -121,5 +135,10 @@ class OutputLock:
         return self
 
     def __exit__(self, *exc) -> None:
+        """Unlock; a folder this run created and left empty (it failed before writing) goes again."""
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()
+        folder = self.path.parent
+        if self.created and folder.is_dir() and [p.name for p in folder.iterdir()] == [self.path.name]:
+            self.path.unlink()
+            folder.rmdir()

@@ -29,7 +29,7 @@ from .data import load_dataset
 from .device import resolve_device
 from .errors import ConfigError
 from .forward import Forward
-from .files import replace_dir_atomically, sha256_file, write_json_atomic, write_text_atomic
+from .files import check_out_folder, replace_dir_atomically, sha256_file, write_json_atomic, write_text_atomic
 from .settings import setting
 from .targets import Target
 
@@ -112,6 +112,7 @@ def noise_ensemble(baseline: Path, data_dir: Path, out: Path, config: NoiseConfi
     per α) and OUT/noise_summary.json (the choice, the table, the single net's
     own validation scores for reference)."""
     check_config(config)
+    check_out_folder(out)  # before any work: the user's file is never replaced by the folder
     device = resolve_device(device_name)
     target, theta, _ = load_target_net(baseline)
     data = load_dataset(data_dir)

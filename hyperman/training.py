@@ -37,13 +37,13 @@ from .augment import random_shift
 from .data import load_dataset
 from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
 from .entropy import kl_entropy
-from .errors import ConfigError
+from .errors import ConfigError, HypermanError
 from .forward import Forward
 from .hypernetwork import LATENT_DISTRIBUTIONS, NORMS, HyperNetwork
 from .objective import (DISTANCES, DIVERSITY_MODES, PROBE_FAMILIES, WEIGHT_ENTROPIES, NeighbourQueue, Objective,
                         ce_weight, check_settings, cross_entropy, diversity_mode, draw_probes, objective,
                         uses_function)
-from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError
+from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError, drop_previous, put_back
 from . import settings
 from .settings import pixels, setting
 from .symmetry import gauge_fix
@@ -221,7 +221,15 @@ def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | Non
         raise TrainingError(str(error)) from None
     if not distributed.launched():
         with checkpoint.OutputLock(out):
-            return _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
+            try:
+                summary = _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
+            except HypermanError as error:
+                if not resume and put_back(out):
+                    raise TrainingError(f"{error} This fresh run's files were dropped: {out} holds the previous "
+                                        "run again, as it was.") from None
+                raise
+            drop_previous(out)
+            return summary
     with contextlib.ExitStack() as stack:
         ctx = distributed.init(device_name)
         stack.callback(distributed.shutdown)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import checkpoint
 from ..device import resolve_device
-from ..files import write_json_atomic
+from ..files import check_out_file, write_json_atomic
 from .. import settings
 from ..sampling import SampleConfig, draw, timing_path
 
@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out_file(args.out)
+    check_out_file(timing_path(args.out))
     device = resolve_device(args.device)
     payload, report = draw(args.checkpoint, args.num_nets, args.seed, args.chunk, device,
                            log=lambda message: print(message, file=sys.stderr, flush=True))
