@@ -71,6 +71,7 @@ class BaselineConfig:
 def load_target_net(path: Path, device: torch.device | str = "cpu") -> tuple[Target, torch.Tensor, dict]:
     """(target, θ (D,), payload) from a "target" checkpoint (baseline or distilled student)."""
     payload = checkpoint.load(path, kind="target")
+    checkpoint.require_finished(path, payload)
     target = get_target(payload["target"])
     theta = payload["theta"].to(device)
     if theta.shape != (target.num_params,):
@@ -123,6 +124,9 @@ def _check_resumable(path: Path, payload: dict, config: BaselineConfig) -> dict:
         raise checkpoint.CheckpointError(f"cannot resume {path}: {record_path} (every epoch's weights) is missing; "
                                          f"delete {path.parent} and train again")
     record = checkpoint.load(record_path, kind="target-epochs")
+    if record.get("config") != payload["config"]:
+        raise checkpoint.CheckpointError(f"cannot resume {path}: {record_path} beside it was written by another run "
+                                         f"({record.get('config')}); delete {path.parent} and train again")
     done = payload["epoch"]
     if len(record["seconds"]) < done:
         raise checkpoint.CheckpointError(f"cannot resume {path}: {record_path} holds {len(record['seconds'])} epochs, "
@@ -192,11 +196,11 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
                 f"{total / steps_per_epoch:.4f} val acc {val:.4f} ({elapsed:.0f} s)")
             checkpoint.save(out / EPOCHS, {"kind": "target-epochs", "target": target.name, "config": asdict(config),
                                            "thetas": torch.stack(record["thetas"]), "seconds": record["seconds"],
-                                           "history": record["history"]})
+                                           "history": record["history"], "finished": epoch + 1 == config.epochs})
             checkpoint.save(path, {"kind": "target", "target": target.name, "theta": weights,
                                    "train_seconds": elapsed, "config": asdict(config), "epoch": epoch + 1,
                                    "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                                   "generator": generator.get_state()})
+                                   "generator": generator.get_state(), "finished": epoch + 1 == config.epochs})
         summary = {"seed": config.seed, "epochs": config.epochs, "train_seconds": elapsed,
                    "val_acc": accuracy(target, theta.detach(), vx, vy), "history": record["history"]}
         if config.snapshot_cycles:
@@ -214,17 +218,18 @@ def _save_snapshots(out: Path, target: Target, config: BaselineConfig, record: d
     checkpoint.save(out / SNAPSHOTS, {"kind": "snapshot-ensemble", "target": target.name, "config": asdict(config),
                                       "thetas": torch.stack([record["thetas"][i] for i in index]),
                                       "seconds": [record["seconds"][i] for i in index],
-                                      "epochs": [i + 1 for i in index]})
+                                      "epochs": [i + 1 for i in index], "finished": True})
     return [i + 1 for i in index]
 
 
-def load_epochs(path: Path) -> tuple[torch.Tensor, list[float]]:
+def load_epochs(path: Path, config: dict | None = None) -> tuple[torch.Tensor, list[float]]:
     """Every epoch's weights (E, D) and the cumulative training seconds (E,) at the end of each epoch.
 
     `path` is OUT/epochs.pt or the folder OUT of a `train-baseline` run. Row e
     is θ after epoch e + 1; the seconds count training steps only (not the
-    per-epoch validation), like the checkpoint's train_seconds."""
-    return _load_weights(path, EPOCHS, "target-epochs")
+    per-epoch validation), like the checkpoint's train_seconds. With `config` (the stored config of the
+    baseline.pt beside it), a record of another run (another seed) is refused."""
+    return _load_weights(path, EPOCHS, "target-epochs", config)
 
 
 def load_snapshots(path: Path) -> tuple[torch.Tensor, list[float]]:
@@ -236,10 +241,15 @@ def load_snapshots(path: Path) -> tuple[torch.Tensor, list[float]]:
     return _load_weights(path, SNAPSHOTS, "snapshot-ensemble")
 
 
-def _load_weights(path: Path, name: str, kind: str) -> tuple[torch.Tensor, list[float]]:
+def _load_weights(path: Path, name: str, kind: str, config: dict | None = None) -> tuple[torch.Tensor, list[float]]:
     path = Path(path)
     path = path / name if path.is_dir() else path
     payload = checkpoint.load(path, kind=kind)
+    checkpoint.require_finished(path, payload)
+    if config is not None and payload.get("config") != config:
+        raise checkpoint.CheckpointError(f"{path} was written by another run than the {CHECKPOINT} beside it (its "
+                                         f"config {payload.get('config')}, the checkpoint's {config}); train that "
+                                         f"baseline again into an empty folder")
     target = get_target(payload["target"])
     thetas, seconds = payload["thetas"], [float(s) for s in payload["seconds"]]
     if thetas.dim() != 2 or thetas.shape != (len(seconds), target.num_params):

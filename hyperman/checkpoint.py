@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from . import partial
 from .errors import HypermanError
 
 FORMAT = "hyperman-checkpoint-v1"
@@ -60,7 +61,7 @@ def contents_digest(payload: Any) -> str:
 def save(path: Path, payload: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, **payload}
+    payload = partial.stamp({"format": FORMAT, **payload})
     payload["sha256"] = contents_digest(payload)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -105,6 +106,46 @@ def load(path: Path, kind: str | None = None, map_location: str | torch.device =
     if kind is not None and payload.get("kind") != kind:
         raise CheckpointError(f"{path} holds a {payload.get('kind')!r} checkpoint, expected {kind!r}")
     return payload
+
+
+def progress(payload: dict[str, Any]) -> tuple[int, int, str] | None:
+    """(done, total, unit) of the run that wrote `payload`, when it says."""
+    config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
+    if payload.get("kind") == "hypernetwork" and "step" in payload and "steps" in config:
+        return int(payload["step"]), int(config["steps"]), "step"
+    if payload.get("kind") == "target-epochs" and "seconds" in payload and "epochs" in config:
+        return len(payload["seconds"]), int(config["epochs"]), "epoch"
+    if "epoch" in payload and "epochs" in config:
+        return int(payload["epoch"]), int(config["epochs"]), "epoch"
+    return None
+
+
+def is_finished(payload: dict[str, Any]) -> bool:
+    """Whether the run that wrote `payload` had finished: its `finished` flag, or (older checkpoints) its
+    step or epoch against the config's total."""
+    if "finished" in payload:
+        return bool(payload["finished"])
+    done = progress(payload)
+    return done is None or done[0] >= done[1]
+
+
+RESUME = {"hypernetwork": "hyperman train", "target-epochs": "hyperman train-baseline"}
+
+
+def require_finished(path: Path, payload: dict[str, Any]) -> None:
+    """Refuse a checkpoint of a run that did not finish (say how to finish it), unless --allow-partial was
+    given: then warn, and the warning goes into every output of the stage (hyperman.partial)."""
+    if is_finished(payload):
+        return
+    done, total, unit = progress(payload) or ("?", "?", "step")
+    what = f"{path} is a partial checkpoint: its run stopped after {unit} {done} of {total}"
+    if partial.allowed():
+        partial.note(f"{what}; used as it is (--allow-partial), so the results are not those of a finished run")
+        return
+    command = RESUME.get(payload.get("kind"), "hyperman distill" if "teacher_sha256" in payload
+                         else "hyperman train-baseline")
+    raise CheckpointError(f"{what}; finish it by running `{command} --out {Path(path).parent} ...` again with "
+                          "--resume and the same settings, or pass --allow-partial to use it as it is")
 
 
 class OutputLock:

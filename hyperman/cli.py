@@ -12,6 +12,7 @@ import errno
 import importlib
 import sys
 
+from . import partial
 from .errors import EXIT_CODE, HypermanError
 
 # subcommand → (module, one-line help). Modules are imported lazily so that
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     only = argv[0] if argv and argv[0] in STAGES else None
     args = build_parser(only).parse_args(argv)
+    partial.allow(False)  # the stage's own --allow-partial sets it; nothing carries over from an earlier call
     try:
         return int(args.run(args) or 0)
     except HypermanError as error:

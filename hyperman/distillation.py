@@ -261,7 +261,8 @@ def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetw
         payload = {"kind": "target", "target": target.name, "theta": theta.detach().cpu().clone(),
                    "train_seconds": elapsed, "config": asdict(config), "optimizer": optimizer.state_dict(),
                    "epoch": epoch, "step": step, "generator": generator.get_state(),
-                   "teacher_checkpoint": str(hypernet_path), "teacher_sha256": teacher_sha}
+                   "teacher_checkpoint": str(hypernet_path), "teacher_sha256": teacher_sha,
+                   "finished": epoch == config.epochs}
         if fixed_latents is not None:
             payload["teacher_latents"] = fixed_latents
         checkpoint.save(ckpt_path, payload)

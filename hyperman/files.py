@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from . import partial
 from .errors import OutputError
 
 
@@ -62,7 +63,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, data: dict, **dump_options) -> None:
-    write_text_atomic(path, json.dumps(data, indent=1, **dump_options) + "\n")
+    write_text_atomic(path, json.dumps(partial.stamp(data), indent=1, **dump_options) + "\n")
 
 
 def replace_dir_atomically(out: Path, build: Callable[[Path], None]) -> None:

@@ -180,4 +180,4 @@ class RunState:
         return {"kind": "hypernetwork", "model": self.served.state_dict(), **extra,
                 "optimizer": self.optimizer.state_dict(), "step": step, "config": asdict(config),
                 "generator": self.generator.get_state(), "eval_generator": self.eval_generator.get_state(),
-                "torch_rng": torch.get_rng_state(), "elapsed_s": elapsed}
+                "torch_rng": torch.get_rng_state(), "elapsed_s": elapsed, "finished": step >= config.steps}

@@ -146,6 +146,7 @@ def build_model(config: TrainConfig) -> HyperNetwork:
 def load_hypernetwork(path: Path, device: torch.device | str = "cpu") -> tuple[HyperNetwork, TrainConfig]:
     """The trained G (in eval mode) and its config, from a training checkpoint."""
     payload = checkpoint.load(path, kind="hypernetwork")
+    checkpoint.require_finished(path, payload)
     config = TrainConfig(**_upgrade(payload["config"]))
     model = build_model(config)
     model.load_state_dict(payload["model"])
