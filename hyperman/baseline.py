@@ -32,6 +32,7 @@ from .device import resolve_device, to_device
 from .errors import ConfigError
 from .files import write_json_atomic
 from .forward import Forward
+from . import settings
 from .settings import pixels, setting
 from .targets import TARGETS, Target, get_target, resolve_forward
 
@@ -47,20 +48,31 @@ class BaselineConfig:
     of train-baseline's and train-snapshot's flags (hyperman.settings). Defaults agree with params.yaml."""
 
     target: str = setting("mnist_cnn", "target network", choices=TARGETS, param=False)
-    epochs: int = setting(13, "passes over the training split (13 × 5 members ≈ the default G's training FLOPs)")
-    batch_size: int = setting(128, "images per step")
-    lr: float = setting(0.003, "peak learning rate of the schedule")
-    seed: int = setting(0, "seed of init and data order", param=False)
-    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False)
+    epochs: int = setting(13, "passes over the training split (13 × 5 members ≈ the default G's training FLOPs)",
+                          minimum=1)
+    batch_size: int = setting(128, "images per step", minimum=1)
+    lr: float = setting(0.003, "peak learning rate of the schedule", exclusive_minimum=0, maximum=1)
+    seed: int = setting(0, "seed of init and data order", param=False, minimum=0)
+    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False,
+                                       minimum=1)
     augment_shift: int = setting(2, "translate every training image by a random offset of up to PIXELS (0: off)",
-                                 arg_type=pixels, metavar="PIXELS")
+                                 arg_type=pixels, metavar="PIXELS", minimum=0, maximum=8)
     snapshot_cycles: int = setting(0, "learning-rate cycles = snapshot-ensemble members (0: one-cycle schedule, one "
-                                      "net); --epochs must be a multiple of it", metavar="M")
+                                      "net); --epochs must be a multiple of it", metavar="M", minimum=0)
+
+    def cross_problems(self, name) -> list[str]:
+        """Rules between settings (hyperman.settings.check): every snapshot ends a whole epoch."""
+        if self.snapshot_cycles > 0 and self.epochs % self.snapshot_cycles:
+            return [f"{name('epochs')} {self.epochs} is not a multiple of {name('snapshot_cycles')} "
+                    f"{self.snapshot_cycles} (every snapshot ends a whole epoch); choose epochs = cycles × epochs "
+                    "per cycle"]
+        return []
 
 
 def load_target_net(path: Path, device: torch.device | str = "cpu") -> tuple[Target, torch.Tensor, dict]:
     """(target, θ (D,), payload) from a "target" checkpoint (baseline or distilled student)."""
     payload = checkpoint.load(path, kind="target")
+    checkpoint.require_finished(path, payload)
     target = get_target(payload["target"])
     theta = payload["theta"].to(device)
     if theta.shape != (target.num_params,):
@@ -87,17 +99,9 @@ def ensemble_scores(target: Target, thetas: torch.Tensor, x: torch.Tensor, y: to
 
 
 def check_config(config: BaselineConfig) -> None:
-    """Refuse a config that cannot train, before anything is written; the message names the flag."""
-    problems = [f"--{name.replace('_', '-')} must be at least {low}, got {getattr(config, name)}"
-                for name, low in (("epochs", 1), ("batch_size", 1), ("snapshot_cycles", 0), ("augment_shift", 0))
-                if getattr(config, name) < low]
-    if not config.lr > 0:
-        problems.append(f"--lr must be positive, got {config.lr}")
-    if config.snapshot_cycles > 0 and config.epochs % config.snapshot_cycles:
-        problems.append(f"--epochs {config.epochs} is not a multiple of --snapshot-cycles {config.snapshot_cycles} "
-                        "(every snapshot ends a whole epoch); choose epochs = cycles × epochs per cycle")
-    if problems:
-        raise ConfigError("; ".join(problems))
+    """Refuse a config that cannot train, before anything is written; the message names the flag
+    (the bounds declared on BaselineConfig's fields and its cross-field rule, hyperman.settings.check)."""
+    settings.check(config)
 
 
 def _schedule(optimizer: torch.optim.Optimizer, config: BaselineConfig, steps_per_epoch: int):
@@ -121,6 +125,9 @@ def _check_resumable(path: Path, payload: dict, config: BaselineConfig) -> dict:
         raise checkpoint.CheckpointError(f"cannot resume {path}: {record_path} (every epoch's weights) is missing; "
                                          f"delete {path.parent} and train again")
     record = checkpoint.load(record_path, kind="target-epochs")
+    if record.get("config") != payload["config"]:
+        raise checkpoint.CheckpointError(f"cannot resume {path}: {record_path} beside it was written by another run "
+                                         f"({record.get('config')}); delete {path.parent} and train again")
     done = payload["epoch"]
     if len(record["seconds"]) < done:
         raise checkpoint.CheckpointError(f"cannot resume {path}: {record_path} holds {len(record['seconds'])} epochs, "
@@ -190,12 +197,12 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
                 f"{total / steps_per_epoch:.4f} val acc {val:.4f} ({elapsed:.0f} s)")
             checkpoint.save(out / EPOCHS, {"kind": "target-epochs", "target": target.name, "config": asdict(config),
                                            "thetas": torch.stack(record["thetas"]), "seconds": record["seconds"],
-                                           "history": record["history"]})
+                                           "history": record["history"], "finished": epoch + 1 == config.epochs})
             checkpoint.save(path, {"kind": "target", "target": target.name, "theta": weights,
                                    "train_seconds": elapsed, "config": asdict(config), "epoch": epoch + 1,
                                    "train_flops": compute.baseline_cost(target, len(y), epoch + 1, 0).train_flops,
                                    "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                                   "generator": generator.get_state()})
+                                   "generator": generator.get_state(), "finished": epoch + 1 == config.epochs})
         summary = {"seed": config.seed, "epochs": config.epochs, "train_seconds": elapsed,
                    "val_acc": accuracy(target, theta.detach(), vx, vy), "history": record["history"],
                    "compute": compute.baseline_cost(target, len(y), config.epochs, len(vy)).as_dict()}
@@ -214,17 +221,18 @@ def _save_snapshots(out: Path, target: Target, config: BaselineConfig, record: d
     checkpoint.save(out / SNAPSHOTS, {"kind": "snapshot-ensemble", "target": target.name, "config": asdict(config),
                                       "thetas": torch.stack([record["thetas"][i] for i in index]),
                                       "seconds": [record["seconds"][i] for i in index],
-                                      "epochs": [i + 1 for i in index]})
+                                      "epochs": [i + 1 for i in index], "finished": True})
     return [i + 1 for i in index]
 
 
-def load_epochs(path: Path) -> tuple[torch.Tensor, list[float]]:
+def load_epochs(path: Path, config: dict | None = None) -> tuple[torch.Tensor, list[float]]:
     """Every epoch's weights (E, D) and the cumulative training seconds (E,) at the end of each epoch.
 
     `path` is OUT/epochs.pt or the folder OUT of a `train-baseline` run. Row e
     is θ after epoch e + 1; the seconds count training steps only (not the
-    per-epoch validation), like the checkpoint's train_seconds."""
-    return _load_weights(path, EPOCHS, "target-epochs")
+    per-epoch validation), like the checkpoint's train_seconds. With `config` (the stored config of the
+    baseline.pt beside it), a record of another run (another seed) is refused."""
+    return _load_weights(path, EPOCHS, "target-epochs", config)
 
 
 def load_snapshots(path: Path) -> tuple[torch.Tensor, list[float]]:
@@ -236,10 +244,15 @@ def load_snapshots(path: Path) -> tuple[torch.Tensor, list[float]]:
     return _load_weights(path, SNAPSHOTS, "snapshot-ensemble")
 
 
-def _load_weights(path: Path, name: str, kind: str) -> tuple[torch.Tensor, list[float]]:
+def _load_weights(path: Path, name: str, kind: str, config: dict | None = None) -> tuple[torch.Tensor, list[float]]:
     path = Path(path)
     path = path / name if path.is_dir() else path
     payload = checkpoint.load(path, kind=kind)
+    checkpoint.require_finished(path, payload)
+    if config is not None and payload.get("config") != config:
+        raise checkpoint.CheckpointError(f"{path} was written by another run than the {CHECKPOINT} beside it (its "
+                                         f"config {payload.get('config')}, the checkpoint's {config}); train that "
+                                         f"baseline again into an empty folder")
     target = get_target(payload["target"])
     thetas, seconds = payload["thetas"], [float(s) for s in payload["seconds"]]
     if thetas.dim() != 2 or thetas.shape != (len(seconds), target.num_params):

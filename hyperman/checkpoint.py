@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from . import partial
 from .errors import HypermanError
 
 FORMAT = "hyperman-checkpoint-v1"
@@ -60,14 +61,19 @@ def contents_digest(payload: Any) -> str:
 def save(path: Path, payload: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, **payload}
+    payload = partial.stamp({"format": FORMAT, **payload})
     payload["sha256"] = contents_digest(payload)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(payload, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError of its zip writer
+            raise CheckpointError(f"cannot write checkpoint {path}: {str(error).strip().splitlines()[0][:160]} "
+                                  f"(is the disk full?); the previous {path.name}, if any, is untouched") from None
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary output like the JSON files
         os.replace(tmp, path)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -89,7 +95,7 @@ def load(path: Path, kind: str | None = None, map_location: str | torch.device =
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many kinds (RuntimeError, UnpicklingError, EOFError...)
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(error).__name__}: "
-                              f"{str(error).splitlines()[0][:200]}); delete it and rerun, or restore it "
+                              f"{(str(error).splitlines() or ['empty file'])[0][:200]}); delete it and rerun, or restore it "
                               "from the DVC cache (`dvc checkout`)") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a hyperman checkpoint")
@@ -102,16 +108,65 @@ def load(path: Path, kind: str | None = None, map_location: str | torch.device =
     return payload
 
 
+def progress(payload: dict[str, Any]) -> tuple[int, int, str] | None:
+    """(done, total, unit) of the run that wrote `payload`, when it says."""
+    config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
+    if payload.get("kind") == "hypernetwork" and "step" in payload and "steps" in config:
+        return int(payload["step"]), int(config["steps"]), "step"
+    if payload.get("kind") == "target-epochs" and "seconds" in payload and "epochs" in config:
+        return len(payload["seconds"]), int(config["epochs"]), "epoch"
+    if "epoch" in payload and "epochs" in config:
+        return int(payload["epoch"]), int(config["epochs"]), "epoch"
+    return None
+
+
+def is_finished(payload: dict[str, Any]) -> bool:
+    """Whether the run that wrote `payload` had finished: its `finished` flag, or (older checkpoints) its
+    step or epoch against the config's total."""
+    if "finished" in payload:
+        return bool(payload["finished"])
+    done = progress(payload)
+    return done is None or done[0] >= done[1]
+
+
+RESUME = {"hypernetwork": "hyperman train", "target-epochs": "hyperman train-baseline"}
+
+
+def require_finished(path: Path, payload: dict[str, Any]) -> None:
+    """Refuse a checkpoint of a run that did not finish (say how to finish it), unless --allow-partial was
+    given: then warn, and the warning goes into every output of the stage (hyperman.partial)."""
+    if is_finished(payload):
+        return
+    done, total, unit = progress(payload) or ("?", "?", "step")
+    what = f"{path} is a partial checkpoint: its run stopped after {unit} {done} of {total}"
+    if partial.allowed():
+        partial.note(f"{what}; used as it is (--allow-partial), so the results are not those of a finished run")
+        return
+    command = RESUME.get(payload.get("kind"), "hyperman distill" if "teacher_sha256" in payload
+                         else "hyperman train-baseline")
+    raise CheckpointError(f"{what}; finish it by running `{command} --out {Path(path).parent} ...` again with "
+                          "--resume and the same settings, or pass --allow-partial to use it as it is")
+
+
 class OutputLock:
     """An exclusive lock on an output folder, so two runs never interleave their writes."""
 
     def __init__(self, folder: Path):
         self.path = Path(folder) / ".lock"
         self.handle = None
+        self.created = False
 
     def __enter__(self) -> "OutputLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a+")
+        from .files import check_out_folder
+
+        folder = check_out_folder(self.path.parent)
+        self.created = not folder.exists()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.path, "a+")
+        except OSError as error:
+            raise CheckpointError(f"cannot write to --out {folder}: {error.strerror}; choose a folder you can "
+                                  "write to") from None
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -121,5 +176,10 @@ class OutputLock:
         return self
 
     def __exit__(self, *exc) -> None:
+        """Unlock; a folder this run created and left empty (it failed before writing) goes again."""
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()
+        folder = self.path.parent
+        if self.created and folder.is_dir() and [p.name for p in folder.iterdir()] == [self.path.name]:
+            self.path.unlink()
+            folder.rmdir()

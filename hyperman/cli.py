@@ -8,9 +8,11 @@ command line of every job says everything the job depends on.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
+from . import partial
 from .errors import EXIT_CODE, HypermanError
 
 # subcommand → (module, one-line help). Modules are imported lazily so that
@@ -27,6 +29,11 @@ STAGES = {
     "report": ("hyperman.stages.report", "figures and report.md from the evaluate, distill and sweep outputs"),
     "check-params": ("hyperman.stages.check_params", "validate a params.yaml against the schema"),
 }
+
+
+# errors of the file system that a user fixes (permissions, space, a file where a folder goes): one line, exit 2
+USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+               errno.EEXIST}
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -58,10 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     only = argv[0] if argv and argv[0] in STAGES else None
     args = build_parser(only).parse_args(argv)
+    partial.allow(False)  # the stage's own --allow-partial sets it; nothing carries over from an earlier call
     try:
         return int(args.run(args) or 0)
     except HypermanError as error:
         print(f"hyperman {args.stage}: error: {error}", file=sys.stderr)
+        return EXIT_CODE
+    except OSError as error:  # the machine's, not the code's: a read-only folder, a full disk, a file in the way
+        if error.errno not in USER_ERRNOS:
+            raise
+        where = f" {error.filename}" if error.filename else ""
+        print(f"hyperman {args.stage}: error: cannot write{where}: {error.strerror}; check that every output path "
+              "is a writable folder with free space", file=sys.stderr)
         return EXIT_CODE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

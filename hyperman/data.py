@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HypermanError
-from .files import replace_dir_atomically, sha256_file
+from . import manifest as manifests
+from .files import check_out_folder, replace_dir_atomically, sha256_file
 
 IDX_FILES = (
     "train-images-idx3-ubyte",
@@ -123,8 +124,8 @@ def validation_indices(n_train: int, size: int, seed: int) -> list[int]:
 def _manifest_is_current(out: Path, dataset: str, val_size: int, seed: int) -> bool:
     """A second run is a no-op when the folder already holds verified files with the same split."""
     try:
-        manifest = json.loads((out / MANIFEST).read_text())
-    except (OSError, ValueError):
+        manifest = manifests.read(out, DATASETS, DataError)
+    except DataError:  # absent, broken or unsealed: prepare it again
         return False
     if manifest.get("dataset") != dataset or manifest.get("validation", {}).get("size") != val_size:
         return False
@@ -140,9 +141,13 @@ def _manifest_is_current(out: Path, dataset: str, val_size: int, seed: int) -> b
 def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: bool = False,
             val_size: int = 5000, seed: int = 0, log=print) -> dict:
     """Prepare `dataset` under `out` and return its manifest. Raises DataError on any failure."""
-    out = Path(out)
+    out = check_out_folder(out)
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    if isinstance(val_size, bool) or not isinstance(val_size, int) or val_size < 1:
+        raise DataError(f"--val-size must be an integer >= 1 (training images held out for validation), got {val_size}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise DataError(f"--seed must be an integer >= 0, got {seed}")
     if _manifest_is_current(out, dataset, val_size, seed):
         log(f"{out} already holds verified {dataset}; nothing to do")
         return json.loads((out / MANIFEST).read_text())
@@ -178,6 +183,7 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
                 log(f"source {label} failed: {error}")
                 continue
         n_train = len(read_idx_bytes(files["train-labels-idx1-ubyte"]))
+        _check_val_size(val_size, n_train)
         manifest = {
             "dataset": dataset,
             "source": label,
@@ -189,6 +195,7 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
             "validation": {"size": val_size, "seed": seed,
                            "indices": validation_indices(n_train, val_size, seed)},
         }
+        manifest = manifests.seal(manifest)
 
         def build(staging: Path) -> None:
             raw = staging / TORCHVISION_FOLDER[dataset] / "raw"
@@ -260,8 +267,7 @@ def _prepare_cifar(out: Path, source_dir: Path | None, download: bool, val_size:
             raise DataError(f"{folder} is not a CIFAR-10 python-format folder: missing {', '.join(missing)}")
         n_train = sum(len(load_cifar_batch(folder / f"data_batch_{i}")[1]) for i in range(1, 6))
         n_test = len(load_cifar_batch(folder / "test_batch")[1])
-        if val_size >= n_train:
-            raise DataError(f"validation size {val_size} must be below the {n_train} training images")
+        _check_val_size(val_size, n_train)
         manifest = {
             "dataset": "cifar10", "source": source,
             "sha256": {name: sha256_file(folder / name) for name in CIFAR_FILES},
@@ -269,6 +275,7 @@ def _prepare_cifar(out: Path, source_dir: Path | None, download: bool, val_size:
             "torchvision_root": ".",
             "validation": {"size": val_size, "seed": seed, "indices": validation_indices(n_train, val_size, seed)},
         }
+        manifest = manifests.seal(manifest)
 
         def build(staging: Path) -> None:
             shutil.copytree(folder, staging / "cifar-10-batches-py")
@@ -280,11 +287,15 @@ def _prepare_cifar(out: Path, source_dir: Path | None, download: bool, val_size:
 
 
 # --------------------------------------------------------------------------- loading
+def _check_val_size(val_size: int, n_train: int) -> None:
+    if not 1 <= val_size <= n_train - 1:
+        raise DataError(f"--val-size {val_size} must lie in [1, {n_train - 1}]: the dataset has {n_train} training "
+                        "images and both splits need at least one")
+
+
 def load_manifest(root: Path) -> dict:
-    path = Path(root) / MANIFEST
-    if not path.is_file():
-        raise DataError(f"{root} has no {MANIFEST}: run `hyperman prepare --dataset NAME --out {root}` first")
-    return json.loads(path.read_text())
+    """The prepared folder's manifest, checked and its seal verified (hyperman.manifest)."""
+    return manifests.read(root, DATASETS, DataError)
 
 
 def _verified_bytes(root: Path, relative: str, manifest: dict) -> bytes:

@@ -60,14 +60,17 @@ class DistillConfig:
     """Everything the student's weights depend on; stored in the checkpoint."""
 
     teacher: str = setting("fresh", "fixed: M nets sampled once; fresh: M new nets for every batch", choices=TEACHERS)
-    teacher_nets: int = setting(8, "nets M in the teacher ensemble")
-    epochs: int = setting(3, "passes over the training images")
-    batch_size: int = setting(128, "images per step")
-    lr: float = setting(0.003, "Adam learning rate (cosine decay to 0)")
-    temperature: float = setting(2.0, "softmax temperature T")
-    hard_label_weight: float = setting(0.1, "weight A of the hard-label CE: (1-A)·KD + A·CE")
-    seed: int = setting(0, "random seed")
-    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False)
+    teacher_nets: int = setting(8, "nets M in the teacher ensemble", minimum=1)
+    epochs: int = setting(3, "passes over the training images", minimum=1)
+    batch_size: int = setting(128, "images per step", minimum=1)
+    lr: float = setting(0.003, "Adam learning rate (cosine decay to 0)", exclusive_minimum=0,
+                       maximum=1)
+    temperature: float = setting(2.0, "softmax temperature T", exclusive_minimum=0)
+    hard_label_weight: float = setting(0.1, "weight A of the hard-label CE: (1-A)·KD + A·CE", minimum=0,
+                                      maximum=1)
+    seed: int = setting(0, "random seed", minimum=0)
+    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False,
+                                       minimum=1)
     student_init: str = setting("member", "start from one sampled member G(z) or from PyTorch's default init",
                                 choices=STUDENT_INITS)
 
@@ -258,7 +261,8 @@ def _distill_locked(config: DistillConfig, hypernet_path: Path, model: HyperNetw
         payload = {"kind": "target", "target": target.name, "theta": theta.detach().cpu().clone(),
                    "train_seconds": elapsed, "config": asdict(config), "optimizer": optimizer.state_dict(),
                    "epoch": epoch, "step": step, "generator": generator.get_state(),
-                   "teacher_checkpoint": str(hypernet_path), "teacher_sha256": teacher_sha}
+                   "teacher_checkpoint": str(hypernet_path), "teacher_sha256": teacher_sha,
+                   "finished": epoch == config.epochs}
         if fixed_latents is not None:
             payload["teacher_latents"] = fixed_latents
         checkpoint.save(ckpt_path, payload)

@@ -19,3 +19,7 @@ class HypermanError(Exception):
 
 class ConfigError(HypermanError, ValueError):
     """A setting has a value no stage can use (unknown name, out of range, unsupported on this device)."""
+
+
+class OutputError(HypermanError):
+    """An output path cannot be used: a file where a folder must go (or the reverse), or it is not writable."""

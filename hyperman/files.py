@@ -15,6 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from . import partial
+from .errors import OutputError
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -22,6 +25,26 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_out_folder(out: Path, flag: str = "--out") -> Path:
+    """Refuse an output folder that is an existing file: the user's file is never replaced by a folder."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{flag} {out} is an existing file, not a folder; give a new or existing folder "
+                          "(the file was left as it is)")
+    return out
+
+
+def check_out_file(path: Path, flag: str = "--out") -> Path:
+    """Refuse an output file that is an existing folder (or lies under a file)."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{flag} {path} is a folder; give the path of a file to write (e.g. {path}/samples.pt)")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(f"{flag} {path}: {parent} is a file, not a folder; choose another path")
+    return path
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -40,14 +63,14 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, data: dict, **dump_options) -> None:
-    write_text_atomic(path, json.dumps(data, indent=1, **dump_options) + "\n")
+    write_text_atomic(path, json.dumps(partial.stamp(data), indent=1, **dump_options) + "\n")
 
 
 def replace_dir_atomically(out: Path, build: Callable[[Path], None]) -> None:
     """Call build(staging) on a temporary sibling folder, then swap it in for `out`.
 
     If build raises, `out` is left exactly as it was (absent or the old version)."""
-    out = Path(out)
+    out = check_out_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder

@@ -29,7 +29,7 @@ from .data import load_dataset
 from .device import resolve_device
 from .errors import ConfigError
 from .forward import Forward
-from .files import replace_dir_atomically, sha256_file, write_json_atomic, write_text_atomic
+from .files import check_out_folder, replace_dir_atomically, sha256_file, write_json_atomic, write_text_atomic
 from .settings import setting
 from .targets import Target
 
@@ -43,11 +43,12 @@ DEFAULT_ALPHAS = (0.01, 0.02, 0.05, 0.1)
 class NoiseConfig:
     """`hyperman noise-ensemble`'s settings (hyperman.settings); params.yaml's noise section agrees (tested)."""
 
-    members: int = setting(20, "perturbed nets K in the ensemble")
+    members: int = setting(20, "perturbed nets K in the ensemble", minimum=1)
     alphas: list[float] = setting(list(DEFAULT_ALPHAS), "candidate noise scales α (σ of each layer = α × RMS of its "
-                                  "weights)", metavar="ALPHA")
-    seed: int = setting(0, "seed of the noise (the same draws for every α)")
-    limit_val: int | None = setting(1000, "score α on the first N validation images only (0: all)")
+                                  "weights)", metavar="ALPHA", minimum=0)
+    seed: int = setting(0, "seed of the noise (the same draws for every α)", minimum=0)
+    limit_val: int | None = setting(1000, "score α on the first N validation images only (0: all)",
+                                    minimum=0)
 
 
 def check_config(config: NoiseConfig) -> None:
@@ -111,6 +112,7 @@ def noise_ensemble(baseline: Path, data_dir: Path, out: Path, config: NoiseConfi
     per α) and OUT/noise_summary.json (the choice, the table, the single net's
     own validation scores for reference)."""
     check_config(config)
+    check_out_folder(out)  # before any work: the user's file is never replaced by the folder
     device = resolve_device(device_name)
     target, theta, _ = load_target_net(baseline)
     data = load_dataset(data_dir)

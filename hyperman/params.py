@@ -3,6 +3,13 @@
 The workflow calls this before it plans a single job, so a typo fails at once
 with the key path, the bad value and what is allowed, instead of an hour later.
 jsonschema is imported here only: the training path does not need it.
+
+The schema cannot say everything: it takes 10.0 for an integer and lets NaN
+and infinity through every bound, and it knows no rule between keys (the
+snapshot cycles must divide the baseline's epochs). So every section is also
+checked by the stage's own config (`hyperman.settings.check`: the bounds
+declared on its fields and its cross-field rules), the same check the CLI runs
+on the flags: one rule, whichever way a value comes in.
 """
 
 from __future__ import annotations
@@ -63,6 +70,55 @@ def validate(params: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[st
     return params
 
 
+# params section → (config class module, class name). The snapshot ensemble is a baseline run: its config is
+# the `baseline` section overlaid with the `snapshot` section (its own epochs and cycles).
+SECTIONS = {"train": ("hyperman.training", "TrainConfig"), "baseline": ("hyperman.baseline", "BaselineConfig"),
+            "snapshot": ("hyperman.baseline", "BaselineConfig"),
+            "sample": ("hyperman.sampling", "SampleConfig"), "evaluate": ("hyperman.evaluation", "EvalConfig"),
+            "distill": ("hyperman.distillation", "DistillConfig"), "noise": ("hyperman.noise_ensemble", "NoiseConfig")}
+UNDERLAY = {"snapshot": "baseline"}  # section → the section whose values it overrides
+
+
+def _home(params: dict[str, Any], section: str, key: str) -> str:
+    """The section a setting's value comes from: its own, or the one it overlays."""
+    if key in (params.get(section) or {}) or section not in UNDERLAY:
+        return section
+    return UNDERLAY[section]
+
+
+def check_sections(params: dict[str, Any]) -> dict[str, Any]:
+    """Raise ParamsError naming every value the stage's config refuses (`hyperman.settings.check`)."""
+    import dataclasses
+    import importlib
+    import types
+    import typing
+
+    from . import settings
+
+    problems = []
+    for section, (module, name) in SECTIONS.items():
+        if section not in params:
+            continue
+        cls = getattr(importlib.import_module(module), name)
+        fields = {settings.key_of(f): f for f in settings.settings_of(cls) if f.metadata["param"]}
+        where = {f.name: f"{_home(params, section, key)}.{key}" for key, f in fields.items()}
+        values = {}
+        for key, field in fields.items():
+            home = _home(params, section, key)
+            if key in (params.get(home) or {}):
+                value = params[home][key]
+                optional = typing.get_origin(typing.get_type_hints(cls)[field.name]) in (typing.Union,
+                                                                                         types.UnionType)
+                values[field.name] = None if optional and value == 0 else value  # 0 = "all", as on the CLI
+        required = {f.name: None for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        config = cls(**{**required, **values})
+        problems += settings.problems(config, lambda field_name: where.get(field_name, f"{section}.{field_name}"))
+    if problems:
+        raise ParamsError("invalid parameters:\n  " + "\n  ".join(problems))
+    return params
+
+
 def load(path: Path) -> dict[str, Any]:
     """Read and validate a params file."""
     try:
@@ -74,4 +130,4 @@ def load(path: Path) -> dict[str, Any]:
                           "(e.g. params.yaml or configs/tiny.yaml)") from None
     if not isinstance(params, dict):
         raise ParamsError(f"{path} must hold a mapping of sections (data, train, ...)")
-    return validate(params)
+    return check_sections(validate(params))

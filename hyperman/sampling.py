@@ -48,9 +48,9 @@ def generate(model: HyperNetwork, latents: torch.Tensor, chunk: int = 256, gauge
 class SampleConfig:
     """`hyperman sample`'s settings (hyperman.settings); params.yaml's sample section agrees (tested)."""
 
-    num_nets: int = setting(200, "number of nets to draw")
-    seed: int = setting(1, "seed of the latent draw")
-    chunk: int = setting(250, "nets generated per forward pass of G")
+    num_nets: int = setting(200, "number of nets to draw", minimum=1, maximum=100000)
+    seed: int = setting(1, "seed of the latent draw", minimum=0)
+    chunk: int = setting(250, "nets generated per forward pass of G", minimum=1)
 
 
 def draw(checkpoint_path: Path, num_nets: int, seed: int, chunk: int = 256, device: str | torch.device = "cpu",

@@ -7,8 +7,12 @@ different defaults. Now the dataclass field is the only description:
 - `add_arguments` generates the stage's argparse flags from it,
 - `from_args` builds the config from the parsed flags,
 - `to_argv` turns a params.yaml section into the same flags for the workflow,
-- tests/test_settings.py checks params.yaml's values, the schema's keys and
-  enums against it.
+- `check` refuses a value outside the field's bounds (`minimum`, `maximum`,
+  `exclusive_minimum`, `exclusive_maximum`), a non-finite number, a fraction
+  for a count, and the config's own cross-field rules (`cross_problems`),
+  naming the flag (CLI) or the params key (`hyperman check-params`),
+- tests/test_settings.py checks params.yaml's values, the schema's keys,
+  enums and bounds against it.
 
 A field declared with `setting(...)` is a user setting; a plain field is
 internal state (never a flag). `key` is the name in params.yaml and on the
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Callable, Sequence
@@ -29,12 +34,20 @@ _NONE_TYPE = type(None)
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, choices: Sequence[Any] | None = None,
             key: str | None = None, arg_type: Callable[[str], Any] | None = None, metavar: str | None = None,
-            param: bool = True) -> Any:
+            param: bool = True, minimum: float | None = None, maximum: float | None = None,
+            exclusive_minimum: float | None = None, exclusive_maximum: float | None = None) -> Any:
     """A config field that is also a CLI flag (and, with `param`, a params.yaml key).
 
-    A list default is copied per instance; no default makes the flag required."""
+    The bounds hold for the value (for a list: for every item); the schema's
+    minimum/maximum/exclusiveMinimum/exclusiveMaximum of a params key must be
+    the same (tests/test_settings.py). A list default is copied per instance;
+    no default makes the flag required."""
     metadata = {"help": help, "choices": tuple(choices) if choices is not None else None, "key": key,
-                "arg_type": arg_type, "metavar": metavar, "param": param}
+                "arg_type": arg_type, "metavar": metavar, "param": param,
+                "bounds": {name: value for name, value in (("minimum", minimum), ("maximum", maximum),
+                                                            ("exclusive_minimum", exclusive_minimum),
+                                                            ("exclusive_maximum", exclusive_maximum))
+                           if value is not None}}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -121,9 +134,79 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, exclude: Sequence[
 
 
 def from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
-    """The config `cls` from parsed flags (settings not on the parser keep their defaults)."""
+    """The config `cls` from parsed flags (settings not on the parser keep their defaults), checked (`check`)."""
     values = {f.name: getattr(args, f.name) for f in settings_of(cls) if hasattr(args, f.name)}
-    return cls(**{**values, **overrides})
+    config = cls(**{**values, **overrides})
+    check(config)
+    return config
+
+
+# JSON schema's name of each bound, and how a message says it
+SCHEMA_BOUNDS = {"minimum": "minimum", "maximum": "maximum", "exclusive_minimum": "exclusiveMinimum",
+                 "exclusive_maximum": "exclusiveMaximum"}
+_WORDS = {"minimum": ">=", "exclusive_minimum": ">", "maximum": "<=", "exclusive_maximum": "<"}
+_HOLDS = {"minimum": lambda v, b: v >= b, "maximum": lambda v, b: v <= b,
+          "exclusive_minimum": lambda v, b: v > b, "exclusive_maximum": lambda v, b: v < b}
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def allowed(cls: type, field: dataclasses.Field) -> str:
+    """What the field accepts, in words: 'an integer >= 1', 'a finite number > 0 and <= 1'."""
+    element, _, _ = _kind(cls, field)
+    what = "an integer" if element is int else "a finite number"
+    given = field.metadata.get("bounds", {})
+    bounds = [f"{_WORDS[name]} {_number(given[name])}" for name in _WORDS if name in given]
+    return what + (" " + " and ".join(bounds) if bounds else "")
+
+
+def value_problem(cls: type, field: dataclasses.Field, value: Any, name: str) -> str | None:
+    """Why `value` is no valid value of the setting `field` (None when it is one); `name` is the flag or key."""
+    element, is_list, optional = _kind(cls, field)
+    if element not in (int, float):
+        return None
+    items = value if is_list and isinstance(value, (list, tuple)) else [value]
+    if is_list and not items:
+        return f"{name} needs at least one value ({allowed(cls, field)})"
+    for item in items:
+        if item is None and (optional or field.metadata.get("arg_type") is optional_count):
+            continue
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            return f"{name} must be {allowed(cls, field)}, got {item!r}"
+        if element is int and not isinstance(item, int):
+            hint = f"; write {int(item)}" if math.isfinite(item) and float(item).is_integer() else ""
+            return f"{name} must be {allowed(cls, field)}, got {item!r} (not a whole number{hint})"
+        if not math.isfinite(item):
+            return f"{name} must be {allowed(cls, field)}, got {item}"
+        if not all(_HOLDS[kind](item, bound) for kind, bound in field.metadata.get("bounds", {}).items()):
+            return f"{name} must be {allowed(cls, field)}, got {_number(item)}"
+    return None
+
+
+def problems(config: Any, name: Callable[[str], str] | None = None) -> list[str]:
+    """Every reason `config` cannot run: each setting's bounds, then the config's cross-field rules
+    (its `cross_problems(name)` method, when it has one). `name` turns a field name into what the user
+    wrote: the flag by default, a params key path for check-params."""
+    cls = type(config)
+    by_name = {f.name: f for f in settings_of(cls)}
+    name = name or (lambda field_name: flag_of(by_name[field_name]) if field_name in by_name
+                    else "--" + field_name.replace("_", "-"))
+    found = [problem for field in by_name.values()
+             if (problem := value_problem(cls, field, getattr(config, field.name), name(field.name)))]
+    if not found and hasattr(config, "cross_problems"):  # cross-field rules assume every value is in range
+        found += config.cross_problems(name)
+    return found
+
+
+def check(config: Any, name: Callable[[str], str] | None = None) -> None:
+    """Raise ConfigError naming every bad setting (one line), before anything is read or written."""
+    from .errors import ConfigError
+
+    found = problems(config, name)
+    if found:
+        raise ConfigError("; ".join(found))
 
 
 def _text(value: Any) -> str:
@@ -183,5 +266,5 @@ def path_setting(help: str, *, required: bool = True) -> Any:
     return setting(dataclasses.MISSING if required else None, help, param=False)
 
 
-__all__ = ["setting", "path_setting", "add_arguments", "from_args", "to_argv", "defaults", "settings_of", "key_of",
+__all__ = ["setting", "path_setting", "add_arguments", "from_args", "check", "problems", "value_problem", "to_argv", "defaults", "settings_of", "key_of",
            "flag_of", "str2bool", "optional_count", "pixels"]

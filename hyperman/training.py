@@ -37,13 +37,14 @@ from .augment import random_shift
 from .data import load_dataset
 from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
 from .entropy import kl_entropy
-from .errors import ConfigError
+from .errors import ConfigError, HypermanError
 from .forward import Forward
 from .hypernetwork import LATENT_DISTRIBUTIONS, NORMS, HyperNetwork
 from .objective import (DISTANCES, DIVERSITY_MODES, PROBE_FAMILIES, WEIGHT_ENTROPIES, NeighbourQueue, Objective,
                         ce_weight, check_settings, cross_entropy, diversity_mode, draw_probes, objective,
                         uses_function)
-from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError
+from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError, drop_previous, put_back
+from . import settings
 from .settings import pixels, setting
 from .symmetry import gauge_fix
 from .targets import FORWARD_METHODS, TARGETS, get_target, resolve_forward
@@ -58,49 +59,56 @@ class TrainConfig:
     (params.yaml agrees, tested); the paper's settings are configs/paper.yaml."""
 
     target: str = setting("mnist_cnn", "target network", choices=TARGETS)
-    steps: int = setting(4500, "training steps")
-    nets_per_step: int = setting(16, "generated nets per step (B; paper: 32)")
-    images_per_net: int = setting(32, "each net's own mini-batch")
-    lam: float = setting(30000.0, "weight λ of the cross-entropy in λ·CE − Ĥ (paper: 1000)", key="lambda")
+    steps: int = setting(4500, "training steps", minimum=1)
+    nets_per_step: int = setting(16, "generated nets per step (B; paper: 32; the entropy needs >= 2)", minimum=2)
+    images_per_net: int = setting(32, "each net's own mini-batch", minimum=1)
+    lam: float = setting(30000.0, "weight λ of the cross-entropy in λ·CE − Ĥ (paper: 1000)", key="lambda",
+                       exclusive_minimum=0)
     lambda_schedule: str = setting("constant", "λ constant, or moving from --lambda-start to --lambda over the run",
                                    choices=LAMBDA_SCHEDULES)
-    lambda_start: float = setting(1.0, "λ at step 0 for a schedule")
-    lambda_anneal: float = setting(1.0, "fraction of the run over which a schedule moves λ to --lambda, then holds it")
-    lr: float = setting(0.01, "Adam learning rate (the generators' last layers use an equalised learning rate)")
-    lr_decay: float = setting(0.998977, "learning-rate multiplier per step (0.998977: 100x over 4,500 steps)")
-    latent_dim: int = setting(300, "dim(z); also the entropy's d")
+    lambda_start: float = setting(1.0, "λ at step 0 for a schedule", exclusive_minimum=0)
+    lambda_anneal: float = setting(1.0, "fraction of the run over which a schedule moves λ to --lambda, then holds it",
+                                   exclusive_minimum=0, maximum=1)
+    lr: float = setting(0.01, "Adam learning rate (the generators' last layers use an equalised learning rate)",
+                       exclusive_minimum=0, maximum=1)
+    lr_decay: float = setting(0.998977, "learning-rate multiplier per step (0.998977: 100x over 4,500 steps)",
+                             exclusive_minimum=0, maximum=1)
+    latent_dim: int = setting(300, "dim(z); also the entropy's d", minimum=1)
     latent_dist: str = setting("uniform", "z ~ U[-1,1]^d or N(0,I)", choices=LATENT_DISTRIBUTIONS)
     distance: str = setting("l1", "distance of the entropy estimator", choices=DISTANCES)
     diversity: str = setting("both", "entropy terms: weights (the paper's Ĥ of gauge-fixed weights), function (Ĥ of "
                              "the nets' outputs on shared probe inputs), both, or none (CE alone: the λ→∞ ablation); "
                              "true/false mean weights/none", choices=DIVERSITY_MODES, arg_type=diversity_mode)
     function_weight: float = setting(2.0, "β of Ĥ_function = β·d·mean log ρ (d = 144 with 16 probes)",
-                                     metavar="BETA")
-    probes: int = setting(16, "probe inputs shared by the step's nets for Ĥ_function")
+                                     metavar="BETA", minimum=0)
+    probes: int = setting(16, "probe inputs shared by the step's nets for Ĥ_function", minimum=1)
     probe_family: str = setting("mixup", "how probes are drawn off the data: mixup of two training images (a ~ "
                                 "U(0,1)), uniform noise, or training images shifted by up to 6 pixels",
                                 choices=PROBE_FAMILIES)
-    function_dim: int = setting(0, "Ĥ_function's estimator dimension (0: min(latent_dim, probes·(classes − 1)))")
+    function_dim: int = setting(0, "Ĥ_function's estimator dimension (0: min(latent_dim, probes·(classes − 1)))",
+                           minimum=0)
     function_distance: str = setting("l1", "distance between the nets' probe outputs", choices=DISTANCES)
     weight_entropy: str = setting("joint", "joint: one Ĥ_weights with d = latent_dim; per_layer: one term per layer "
                                   "(d = min(latent_dim, layer size)), summed", choices=WEIGHT_ENTROPIES)
     entropy_queue: int = setting(0, "detached gauge-fixed nets of recent steps kept as extra neighbours of "
-                                 "Ĥ_weights (0: off)")
+                                 "Ĥ_weights (0: off)", minimum=0)
     norm: str = setting("layer", "normalisation of G's hidden layers (batch: the paper's; layer: the same function "
                         "when training and sampling)", choices=NORMS)
-    eval_every: int = setting(1500, "validate every N steps")
-    eval_nets: int = setting(20, "nets sampled for validation")
-    checkpoint_every: int = setting(250, "checkpoint every N steps")
-    seed: int = setting(0, "random seed")
+    eval_every: int = setting(1500, "validate every N steps", minimum=1)
+    eval_nets: int = setting(20, "nets sampled for validation (>= 2: their spread)", minimum=2)
+    checkpoint_every: int = setting(250, "checkpoint every N steps", minimum=1)
+    seed: int = setting(0, "random seed", minimum=0)
     forward: str = setting("auto", "batched target forward (auto: channels_last loop on CPU, grouped on GPU)",
                            choices=FORWARD_METHODS, param=False)
-    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False)
+    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False,
+                                       minimum=1)
     augment_shift: int = setting(2, "translate every training image by a random offset of up to PIXELS (0: off)",
-                                 arg_type=pixels, metavar="PIXELS")
+                                 arg_type=pixels, metavar="PIXELS", minimum=0, maximum=8)
     precision: str = setting("auto", "the target forward's precision (auto: bf16 on a GPU, fp32 on the CPU); G, "
                              "gauge fixing and entropy always run in fp32", choices=PRECISIONS)
     ema: float = setting(0.0, "keep an exponential moving average of G's weights with this decay per step and use it "
-                         "for validation and the checkpoint (0: off; 0.998 averages ~500 steps)", metavar="DECAY")
+                         "for validation and the checkpoint (0: off; 0.998 averages ~500 steps)", metavar="DECAY",
+                         minimum=0, exclusive_maximum=1)
     device: str = setting("auto", "where to train; under torchrun each process takes cuda:LOCAL_RANK (nccl) or the "
                           "CPU (gloo)", choices=DEVICES)
 
@@ -138,6 +146,7 @@ def build_model(config: TrainConfig) -> HyperNetwork:
 def load_hypernetwork(path: Path, device: torch.device | str = "cpu") -> tuple[HyperNetwork, TrainConfig]:
     """The trained G (in eval mode) and its config, from a training checkpoint."""
     payload = checkpoint.load(path, kind="hypernetwork")
+    checkpoint.require_finished(path, payload)
     config = TrainConfig(**_upgrade(payload["config"]))
     model = build_model(config)
     model.load_state_dict(payload["model"])
@@ -206,17 +215,22 @@ def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | Non
     out = Path(out)
     device_name = device_name or config.device
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    if config.augment_shift < 0:  # before the lock: a refused run leaves nothing behind
-        raise TrainingError(f"--augment-shift {config.augment_shift} is negative; give a number of pixels >= 0")
-    if not 0.0 <= config.ema < 1.0:
-        raise TrainingError(f"--ema {config.ema} is not a decay in [0, 1); use e.g. 0.998, or 0 for no average")
-    try:
+    try:  # before the lock: a refused run leaves nothing behind (the bounds: TrainConfig's fields)
+        settings.check(config)
         check_settings(config)
     except ValueError as error:
         raise TrainingError(str(error)) from None
     if not distributed.launched():
         with checkpoint.OutputLock(out):
-            return _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
+            try:
+                summary = _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
+            except HypermanError as error:
+                if not resume and put_back(out):
+                    raise TrainingError(f"{error} This fresh run's files were dropped: {out} holds the previous "
+                                        "run again, as it was.") from None
+                raise
+            drop_previous(out)
+            return summary
     with contextlib.ExitStack() as stack:
         ctx = distributed.init(device_name)
         stack.callback(distributed.shutdown)

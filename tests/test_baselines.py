@@ -139,7 +139,7 @@ def test_noise_ensemble_refuses_bad_input_without_writing(trained, tmp_path, cap
     common = ["--data", str(MNIST), "--out", str(out)]
     assert cli.main(["noise-ensemble", "--baseline", str(trained / baseline.CHECKPOINT), *common,
                      "--alphas", "-0.1"]) == 2
-    assert "--alphas must be one or more finite numbers >= 0" in capsys.readouterr().err
+    assert "--alphas must be a finite number >= 0, got -0.1" in capsys.readouterr().err
     assert cli.main(["noise-ensemble", "--baseline", str(tmp_path / "missing.pt"), *common]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not out.exists()

@@ -173,7 +173,7 @@ def test_cli_bad_input_exits_1_and_writes_nothing(hypernet, tmp_path, with_disti
 
     assert cli.main(["distill", "--checkpoint", str(hypernet), "--data", str(MNIST), "--out", str(tmp_path / "d"),
                      "--hard-label-weight", "1.5", "--device", "cpu"]) == 2
-    assert "hard_label_weight" in capsys.readouterr().err
+    assert "--hard-label-weight must be a finite number >= 0 and <= 1, got 1.5" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
 
 

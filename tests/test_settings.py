@@ -91,3 +91,68 @@ def test_choices_are_the_registries():
 def test_a_stray_params_key_is_refused():
     with pytest.raises(KeyError, match="train.nonsense"):
         settings.to_argv(TrainConfig, {"nonsense": 1}, "train")
+
+
+def _rule(rule: dict) -> dict:
+    """A schema property with its shared definition ($ref) and, for an array, its items' rule resolved."""
+    if "$ref" in rule:
+        rule = {**SCHEMA["$defs"][rule["$ref"].rsplit("/", 1)[1]], **{k: v for k, v in rule.items() if k != "$ref"}}
+    if rule.get("type") == "array":
+        return _rule(rule["items"])
+    return rule
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_schema_bounds_are_the_dataclass_bounds(section):
+    """Every minimum/maximum (exclusive or not) of a params key is the one declared on its config field, and a
+    field with a bound has it in the schema: check-params and the CLI refuse the same values."""
+    cls, _ = SECTIONS[section]
+    for field in settings.settings_of(cls):
+        if not field.metadata["param"]:
+            continue
+        key = settings.key_of(field)
+        home = "snapshot" if key in ELSEWHERE.get(section, set()) else section
+        rule = _rule(SCHEMA["properties"][home]["properties"][key])
+        schema_bounds = {name: rule[word] for name, word in settings.SCHEMA_BOUNDS.items() if word in rule}
+        assert schema_bounds == field.metadata["bounds"] or (home != section and schema_bounds["minimum"] == 1), key
+
+
+@pytest.mark.parametrize("section, key, value, words", [
+    ("train", "steps", 10.0, "train.steps must be an integer >= 1, got 10.0 (not a whole number; write 10)"),
+    ("train", "lr", float("nan"), "train.lr must be a finite number > 0 and <= 1, got nan"),
+    ("train", "lambda", float("inf"), "train.lambda must be a finite number > 0, got inf"),
+    ("train", "eval_every", 0, "train.eval_every"),
+    ("snapshot", "snapshot_cycles", 3, "snapshot.epochs 10 is not a multiple of snapshot.snapshot_cycles 3"),
+    ("distill", "temperature", float("nan"), "distill.temperature"),
+])
+def test_check_params_refuses_what_the_schema_lets_through(tmp_path, section, key, value, words):
+    from hyperman.params import ParamsError, load
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params[section][key] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError) as error:
+        load(path)
+    assert words in str(error.value)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--lambda", "nan"], "--lambda must be a finite number > 0, got nan"),
+    (["--lambda", "-5"], "--lambda must be a finite number > 0, got -5"),
+    (["--latent-dim", "0"], "--latent-dim must be an integer >= 1, got 0"),
+    (["--lr-decay", "-1"], "--lr-decay must be a finite number > 0 and <= 1, got -1"),
+    (["--steps", "0"], "--steps must be an integer >= 1"),
+    (["--nets-per-step", "1"], "--nets-per-step must be an integer >= 2"),
+    (["--eval-nets", "1"], "--eval-nets must be an integer >= 2"),
+    (["--eval-every", "0"], "--eval-every must be an integer >= 1"),
+    (["--checkpoint-every", "0"], "--checkpoint-every must be an integer >= 1"),
+    (["--images-per-net", "0"], "--images-per-net must be an integer >= 1"),
+    (["--lr", "inf"], "--lr must be a finite number > 0 and <= 1, got inf"),
+])
+def test_the_cli_refuses_the_same_values_by_flag(argv, words):
+    from hyperman.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        _parse(TrainConfig, argv)
+    assert words in str(error.value) and "\n" not in str(error.value)

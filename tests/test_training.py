@@ -110,7 +110,7 @@ def test_bf16_training_keeps_the_hypernetwork_and_the_entropy_in_fp32(tmp_path):
 
 
 def test_a_negative_shift_is_refused(tmp_path):
-    with pytest.raises(TrainingError, match="--augment-shift -1 is negative"):
+    with pytest.raises(TrainingError, match="--augment-shift must be an integer >= 0 and <= 8, got -1"):
         train(TrainConfig(steps=2, **{**TINY, "augment_shift": -1}), MNIST, tmp_path / "out", "cpu", log=quiet)
     assert not (tmp_path / "out").exists()
 

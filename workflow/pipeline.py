@@ -36,6 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from hyperman import outputs, settings  # noqa: E402
+from hyperman.errors import HypermanError  # noqa: E402
 from hyperman.baseline import BaselineConfig  # noqa: E402
 from hyperman.distillation import DistillConfig  # noqa: E402
 from hyperman.evaluation import EvalConfig  # noqa: E402
@@ -305,6 +306,16 @@ HEADER = """# Generated from workflow/pipeline.py by `make dvc.yaml`; do not edi
 
 
 def main(argv: list[str]) -> int:
+    """The workflow's own CLI; a params file that is missing or invalid is one line and exit 2, as in hyperman."""
+    try:
+        return _main(argv)
+    except HypermanError as error:
+        print("pipeline.py: error: " + "; ".join(line.strip() for line in str(error).splitlines() if line.strip()),
+              file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str]) -> int:
     if len(argv) >= 1 and argv[0] == "dvc-yaml":
         sys.stdout.write(HEADER + yaml.safe_dump(dvc_yaml(load_params()), sort_keys=False, width=120))
         return 0

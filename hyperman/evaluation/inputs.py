@@ -21,6 +21,7 @@ from .config import EvalConfig, EvaluationError, check_config
 
 def _load_baseline(path: Path, target: Target) -> dict:
     payload = checkpoint.load(path, kind="target")
+    checkpoint.require_finished(path, payload)
     if payload.get("target") != target.name:
         raise CheckpointError(f"baseline {path} is a {payload.get('target')!r} net but the hypernetwork "
                               f"generates {target.name!r}; train the baselines for the same target")
@@ -90,8 +91,8 @@ def _load_epochs(baselines: list[Path], target: Target) -> list[tuple[torch.Tens
         raise EvaluationError(f"{', '.join(missing)} missing: retrain those baselines with `hyperman train-baseline`"
                               " so that every --baselines folder holds its per-epoch checkpoints")
     records = []
-    for path in paths:
-        thetas, seconds = load_epochs(path)
+    for baseline, path in zip(baselines, paths):  # epochs.pt must be the record of the baseline.pt beside it
+        thetas, seconds = load_epochs(path, checkpoint.load(baseline, kind="target").get("config"))
         records.append((_checked_weights(thetas, target, str(path)), seconds))
     return records
 

@@ -10,7 +10,7 @@ Writes OUT/student.pt (atomic "target" checkpoint: θ, optimizer, epoch, RNG
 state, config; loadable like a baseline net) and OUT/distill_metrics.json
 (student and teacher accuracy, NLL, ECE, and OOD AUROC of predictive entropy
 with --ood-data). --resume continues a stopped run exactly. Bad input exits
-with status 1 and writes nothing."""
+with status 2 and writes nothing."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import settings
+from .. import partial, settings
 from ..distillation import DistillConfig, distill
 
 
@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="prepared out-of-distribution dataset for the entropy AUROC (e.g. data/fashion-mnist)")
     settings.add_device_argument(parser)
     parser.add_argument("--resume", action="store_true", help="continue from OUT/student.pt if it exists")
+    partial.add_argument(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> DistillConfig:
@@ -40,6 +41,7 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    partial.allow(args.allow_partial)
     metrics = distill(config_from_args(args), args.checkpoint, args.data, args.out, args.device, args.resume,
                       args.ood_data, args.limit_test)
     student, teacher = metrics["distilled"], metrics["teacher"]

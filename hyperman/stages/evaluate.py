@@ -25,12 +25,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import settings
+from .. import partial, settings
 from ..evaluation import EvalConfig, evaluate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings.add_arguments(parser, EvalConfig)
+    partial.add_argument(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
@@ -38,6 +39,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    partial.allow(args.allow_partial)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     evaluate(config_from_args(args), log)
     log(f"wrote {args.out / 'metrics.json'}")

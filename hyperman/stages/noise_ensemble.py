@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import settings
+from .. import partial, settings
 from ..noise_ensemble import NoiseConfig, noise_ensemble
 
 
@@ -29,9 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder (replaced as a whole)")
     settings.add_arguments(parser, NoiseConfig)
     settings.add_device_argument(parser)
+    partial.add_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    partial.allow(args.allow_partial)
     summary = noise_ensemble(args.baseline, args.data, args.out, settings.from_args(NoiseConfig, args), args.device,
                              log=lambda message: print(message, file=sys.stderr, flush=True))
     print(f"noise ensemble: α = {summary['alpha']}, validation ensemble NLL {summary['chosen']['ensemble_nll']:.4f}",

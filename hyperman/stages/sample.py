@@ -14,8 +14,8 @@ from pathlib import Path
 
 from .. import checkpoint
 from ..device import resolve_device
-from ..files import write_json_atomic
-from .. import settings
+from ..files import check_out_file, write_json_atomic
+from .. import partial, settings
 from ..sampling import SampleConfig, draw, timing_path
 
 
@@ -24,9 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="samples file to write (e.g. samples.pt)")
     settings.add_arguments(parser, SampleConfig)
     settings.add_device_argument(parser)
+    partial.add_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    partial.allow(args.allow_partial)
+    check_out_file(args.out)
+    check_out_file(timing_path(args.out))
     device = resolve_device(args.device)
     payload, report = draw(args.checkpoint, args.num_nets, args.seed, args.chunk, device,
                            log=lambda message: print(message, file=sys.stderr, flush=True))
