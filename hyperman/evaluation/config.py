@@ -60,7 +60,11 @@ class EvalConfig:
     ood_images: int | None = setting(2000, "OOD images every model is scored on (the first N of --ood-data; 0: "
                                            "all): on a CPU the OOD forward of every net is the largest cost after "
                                            "the test set's")
-    seed: int = setting(0, "seed of ensemble draws, path pairs and symmetries")
+    ood_synthetic_images: int = setting(1000, "images of every synthetic OOD set (uniform noise, blurred noise, "
+                                              "inverted test images; evaluation.ood_sets), built from --seed")
+    ood_resamples: int = setting(500, "bootstrap resamples of the ID and OOD images for the intervals of AUROC, "
+                                      "AUPR-out and FPR95 on every OOD set")
+    seed: int = setting(0, "seed of ensemble draws, path pairs, symmetries and the synthetic OOD sets")
     device: str = setting("auto", "where to evaluate", choices=DEVICES)
     limit_test: int | None = setting(None, "use only the first N test images of --data and --ood-data (0: all)",
                                      param=False)
@@ -83,7 +87,8 @@ def check_config(cfg: EvalConfig) -> None:
     if not cfg.ensemble_sizes or min(cfg.ensemble_sizes) < 1:
         problems.append(f"--ensemble-sizes must be positive integers, got {cfg.ensemble_sizes}")
     for name in ("draws", "path_pairs", "symmetry_copies", "adversarial_images", "chunk", "bootstrap_resamples",
-                 "shift_images", "shift_nets", "alignment_nets", "control_nets", "control_images"):
+                 "shift_images", "shift_nets", "alignment_nets", "control_nets", "control_images",
+                 "ood_synthetic_images", "ood_resamples"):
         if getattr(cfg, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     if cfg.path_points < 2:
