@@ -30,14 +30,46 @@ LEVEL = 0.95  # two-sided coverage of the intervals
 CHUNK_ELEMENTS = 2 ** 22  # resamples are drawn in chunks of ≤ this many (resample, image) counts: 32 MiB float64
 
 
-def interval(estimate: float, samples: torch.Tensor, level: float = LEVEL) -> dict:
-    """Percentile interval of bootstrap `samples` around `estimate` (the difference on the full test set):
-    {estimate, low, high, excludes_zero}, JSON-ready."""
+def percentile_interval(samples: torch.Tensor, level: float = LEVEL) -> tuple[float, float]:
+    """The (low, high) percentile interval of bootstrap `samples` at two-sided coverage `level`."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     tail = (1 - level) / 2
     low, high = torch.quantile(samples.double(), torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
-    return {"estimate": float(estimate), "low": low, "high": high, "excludes_zero": bool(low > 0 or high < 0)}
+    return low, high
+
+
+def bootstrap_p_value(samples: torch.Tensor) -> float:
+    """Two-sided bootstrap p-value of "the difference is 0": twice the smaller share of resamples on either side
+    of 0 (ties count on both), with the +1 of Davison & Hinkley (1997) so that it is never 0. It agrees with the
+    percentile interval: p < 1 − level roughly when that interval excludes 0. Smallest value 2 / (B + 1)."""
+    s = samples.double().flatten()
+    tail = min(int((s <= 0).sum()), int((s >= 0).sum()))
+    return min(1.0, 2 * (tail + 1) / (len(s) + 1))
+
+
+def interval(estimate: float, samples: torch.Tensor, level: float = LEVEL) -> dict:
+    """Percentile interval of bootstrap `samples` around `estimate` (the difference on the full test set) and
+    the bootstrap p-value of a zero difference: {estimate, low, high, excludes_zero, p_value}, JSON-ready."""
+    low, high = percentile_interval(samples, level)
+    return {"estimate": float(estimate), "low": low, "high": high, "excludes_zero": bool(low > 0 or high < 0),
+            "p_value": bootstrap_p_value(samples)}
+
+
+def holm(p_values: list[float], alpha: float = 1 - LEVEL) -> list[dict]:
+    """Holm–Bonferroni (Holm 1979) over a family of m tests: sorted by p, the i-th smallest (i = 0, 1, …) is
+    rejected when it and every smaller one satisfy p ≤ alpha / (m − i). Controls the family-wise error rate at
+    alpha whatever the dependence between the tests. Returns per test, in the given order, {reject,
+    adjusted_p}: adjusted_p = max over the smaller ones of min(1, (m − i)·p), so reject ⇔ adjusted_p ≤ alpha."""
+    m = len(p_values)
+    if any(not 0 <= p <= 1 for p in p_values):
+        raise ValueError(f"p-values must lie in [0, 1], got {p_values}")
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out, running = [None] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        out[i] = {"reject": running <= alpha, "adjusted_p": running}
+    return out
 
 
 def resample_counts(n: int, resamples: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -139,6 +171,55 @@ def bootstrap_auroc_difference(id_a: torch.Tensor, ood_a: torch.Tensor, id_b: to
     is_ood = torch.arange(n_id + n_ood) >= n_id
     estimate = metrics.auroc(torch.cat([id_a, ood_a]), is_ood) - metrics.auroc(torch.cat([id_b, ood_b]), is_ood)
     return interval(estimate, torch.cat(samples), level)
+
+
+OOD_METRICS = ("auroc", "aupr_out", "fpr95")  # OOD is the positive class of all three (metrics.ood_detection)
+
+
+def ood_detection_resamples(id_scores: torch.Tensor, ood_scores: torch.Tensor, id_counts: torch.Tensor,
+                            ood_counts: torch.Tensor, tpr: float = metrics.TPR_LEVEL) -> dict[str, torch.Tensor]:
+    """metrics.ood_detection's auroc, aupr_out and fpr95 (OOD positive, higher score = more OOD) on every
+    resample of the ID (counts (B, n_id)) and OOD images (counts (B, n_ood)): {metric: (B,)}.
+
+    The distinct scores of all images are fixed, so every resample is a row of weights over the same sorted
+    score groups: per group the drawn OOD weight (true positives) and ID weight (false positives). Ties
+    share a group, as in metrics.auroc (½), average_precision (one threshold) and fpr_at_tpr (≥ threshold)."""
+    n_id, n_ood = id_scores.numel(), ood_scores.numel()
+    distinct, group = torch.unique(torch.cat([id_scores.double().flatten(), ood_scores.double().flatten()]),
+                                   sorted=True, return_inverse=True)
+    size = (id_counts.shape[0], len(distinct))
+    neg = torch.zeros(size, dtype=torch.float64).index_add_(1, group[:n_id], id_counts)  # ascending score
+    pos = torch.zeros(size, dtype=torch.float64).index_add_(1, group[n_id:], ood_counts)
+    auroc = (pos * (torch.cumsum(neg, 1) - 0.5 * neg)).sum(1) / (n_id * n_ood)
+    pos, neg = pos.flip(1), neg.flip(1)  # descending: the thresholds from the most OOD-looking score down
+    tp, fp = torch.cumsum(pos, 1), torch.cumsum(neg, 1)
+    aupr_out = (pos * tp / (tp + fp).clamp_min(1)).sum(1) / n_ood
+    k = max(1, math.ceil(tpr * n_ood - 1e-9))  # OOD images that must be flagged (metrics.fpr_at_tpr)
+    first = (tp >= k).to(torch.uint8).argmax(1, keepdim=True)  # the highest threshold flagging k of them
+    return {"auroc": auroc, "aupr_out": aupr_out, "fpr95": fp.gather(1, first).squeeze(1) / n_id}
+
+
+def bootstrap_ood_detection(id_scores: torch.Tensor, ood_scores: torch.Tensor, resamples: int = RESAMPLES,
+                            seed: int = 0, level: float = LEVEL) -> dict[str, dict]:
+    """auroc, aupr_out and fpr95 of one OOD score on the full sets, each with its percentile interval over
+    resamples of the ID and of the OOD images (drawn separately; their numbers are fixed by design):
+    {metric: {estimate, low, high}}. The same seed gives every score the same resamples."""
+    n_id, n_ood = id_scores.numel(), ood_scores.numel()
+    if resamples < 1 or n_id < 1 or n_ood < 1:
+        raise ValueError(f"the bootstrap needs ≥ 1 resamples and images, got {resamples}, {n_id}, {n_ood}")
+    g_id, g_ood = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+    chunk = max(1, CHUNK_ELEMENTS // (4 * (n_id + n_ood)))  # about eight (chunk, groups) float64 matrices live
+    samples = {name: [] for name in OOD_METRICS}
+    for start in range(0, resamples, chunk):
+        rows = min(chunk, resamples - start)
+        drawn = ood_detection_resamples(id_scores, ood_scores, next(resample_counts(n_id, rows, g_id)),
+                                        next(resample_counts(n_ood, rows, g_ood)))
+        for name in OOD_METRICS:
+            samples[name].append(drawn[name])
+    full = metrics.ood_detection(id_scores, ood_scores)
+    return {name: dict(zip(("estimate", "low", "high"), (full[name], *percentile_interval(torch.cat(samples[name]),
+                                                                                           level))))
+            for name in OOD_METRICS}
 
 
 def paired_differences(probs_a: torch.Tensor, probs_b: torch.Tensor, labels: torch.Tensor,

@@ -9,6 +9,8 @@ import torch
 from hyperman import checkpoint, cli, metrics, outputs
 from hyperman.data import load_dataset
 from hyperman.evaluation import PARTS
+from hyperman.evaluation.ood import score as ood_score
+from hyperman.evaluation.ood_sets import OOD_SETS, Source, build_sets
 from hyperman.sampling import regenerate_all
 from hyperman.targets import get_target
 from conftest import PAPER
@@ -74,7 +76,7 @@ def _evaluate_args(trained, out, *extra, ood=True):
             "--path-points", "4", "--adversarial-images", "40", "--adversarial-eps", "0.1", "0.3",
             "--symmetry-copies", "6", "--bootstrap-resamples", "50", "--shift-images", "40", "--shift-nets", "3",
             "--alignment-nets", "3", "--control-nets", "2", "--control-images", "40", "--ood-images", "100",
-            "--device", "cpu", *extra]
+            "--ood-synthetic-images", "60", "--ood-resamples", "100", "--device", "cpu", *extra]
     if ood:
         args += ["--ood-data", str(FASHION)]
     return args
@@ -185,6 +187,19 @@ def test_every_baseline_figure_has_its_known_answer(evaluated, images):
     for model in ("single_net", "deep_ensemble"):
         assert result["ood"][model]["auroc_entropy"] == 0.5
     assert result["ood"]["deep_ensemble"]["auroc_mi"] == 0.5
+    # on every OOD set, constant scores: AUROC ½, FPR95 1 (every ID image ties with the threshold), AUPR-out the
+    # OOD share, and intervals of width 0
+    assert list(result["ood"]["sets"]) == list(OOD_SETS)
+    for name, entry in result["ood"]["sets"].items():
+        n_ood = 100 if name == "other_dataset" else 60
+        assert entry["images"] == n_ood and entry["trained_toward"] is False
+        assert entry["models"]["single_net"]["mutual_information"] is None
+        for model, score in (("single_net", "entropy"), ("deep_ensemble", "entropy"),
+                             ("deep_ensemble", "mutual_information")):
+            cells = entry["models"][model][score]
+            for metric, expected in (("auroc", 0.5), ("fpr95", 1.0), ("aupr_out", n_ood / (120 + n_ood))):
+                assert cells[metric]["estimate"] == pytest.approx(expected, abs=1e-12), (name, model, metric)
+                assert cells[metric]["low"] == pytest.approx(expected) == cells[metric]["high"]
     first = y[:40]
     for model, label in (("single_net", 1), ("deep_ensemble_vote", 7)):
         assert result["adversarial"][model]["correct"] == int((first == label).sum())
@@ -236,6 +251,19 @@ def test_hypernet_figures_match_a_direct_computation(trained, evaluated, images)
         metrics.auroc(metrics.predictive_entropy(both), labels), abs=1e-3)
     assert result["ood"]["hypernet"]["auroc_mi"] == pytest.approx(
         metrics.auroc(metrics.mutual_information(both), labels), abs=1e-3)
+    # the synthetic sets rebuilt from the seed and scored by hand: the registry's numbers, inside their intervals
+    sets = build_sets(Source(x, ood_x[:100], "fashion-mnist"), 60, seed=0)
+    for name, images in sets.items():
+        with torch.no_grad():
+            set_probs = target.forward(theta, images, "channels_last").softmax(-1)
+        cells = result["ood"]["sets"][name]["models"]["hypernet_ensemble"]
+        for score in ("entropy", "mutual_information"):
+            ours = ood_score(probs[:12], score), ood_score(set_probs, score)
+            expected = metrics.ood_detection(*ours)
+            for metric in ("auroc", "aupr_out", "fpr95"):
+                cell = cells[score][metric]
+                assert cell["estimate"] == pytest.approx(expected[metric], abs=2e-2), (name, score, metric)
+                assert 0 <= cell["low"] <= cell["high"] <= 1  # a percentile interval need not hold the estimate
     nlls = member_nll.tolist()
     worst = {}
     for kind in ("latent", "direct"):

@@ -9,6 +9,7 @@ import torch
 
 from hyperman import metrics
 from hyperman.distillation import evaluate_probs
+from hyperman.evaluation import ood_sets
 from hyperman.evaluation import (Forward, diversity, direct_path, ensemble_scores, fgsm_flip_rates, ood_scores,
                                  path_scores, reliability_rows)
 from hyperman.hypernetwork import HyperNetwork
@@ -237,3 +238,35 @@ def test_reliability_table_agrees_with_ece():
     assert from_table == pytest.approx(metrics.ece(probs, labels), abs=1e-12)
     right = sum(count * accuracy for *_, count, _, accuracy in rows)
     assert right == pytest.approx(float((probs.argmax(-1) == labels).sum()))
+
+
+def test_ood_sets_are_deterministic_images_of_their_kind():
+    """Every registered set is built from the seed and its name alone: the same images again, other images for
+    another seed, pixels in [0, 1]; inverted = 1 − x; the other dataset only when given."""
+    x = torch.rand(30, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    source = ood_sets.Source(x, None, None)
+    sets = ood_sets.build_sets(source, 20, seed=3)
+    assert ood_sets.OTHER not in sets and set(sets) == set(ood_sets.OOD_SETS) - {ood_sets.OTHER}
+    again, other_seed = ood_sets.build_sets(source, 20, seed=3), ood_sets.build_sets(source, 20, seed=4)
+    for name, images in sets.items():
+        assert images.shape == (20, 1, 8, 8) and images.dtype == torch.float32, name
+        assert 0 <= float(images.min()) and float(images.max()) <= 1, name
+        assert torch.equal(images, again[name]), name
+    assert not torch.equal(sets["uniform_noise"], other_seed["uniform_noise"])
+    assert not torch.equal(sets["uniform_noise"], sets["blurred_noise"])  # each set has its own stream
+    torch.testing.assert_close(sets["inverted"], 1 - x[:20])
+    # blurring smooths: neighbouring pixels differ far less than in the noise it came from
+    step = lambda images: float((images[..., 1:] - images[..., :-1]).abs().mean())  # noqa: E731
+    assert step(sets["blurred_noise"]) < 0.5 * step(sets["uniform_noise"])
+    given = ood_sets.build_sets(ood_sets.Source(x, x[:5] * 0.5, "fashion-mnist"), 20, seed=3)
+    torch.testing.assert_close(given[ood_sets.OTHER], x[:5] * 0.5)
+    assert ood_sets.title(ood_sets.OTHER, "fashion-mnist") == "fashion-mnist test set"
+
+
+def test_a_set_equal_to_the_training_probes_is_trained_toward():
+    """Uniform noise is what probe_family noise draws: a G trained with it (and a function-space term that uses
+    the probes) was trained toward that set; mixup probes, or no function term, train toward none."""
+    assert ood_sets.trained_toward("uniform_noise", "noise", function_term=True)
+    assert not ood_sets.trained_toward("uniform_noise", "noise", function_term=False)
+    assert not any(ood_sets.trained_toward(name, "mixup", True) for name in ood_sets.OOD_SETS)
+    assert [n for n in ood_sets.OOD_SETS if ood_sets.trained_toward(n, "noise", True)] == ["uniform_noise"]

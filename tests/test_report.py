@@ -111,6 +111,22 @@ def test_full_report(run, tmp_path):
     assert f"{m['timing']['hypernet_train_seconds']:.1f} s" in md and f"{d['distilled']['train_seconds']:.1f} s" in md
     # one claim per comparison and metric (accuracy, NLL, AUROC; AUROC without OOD for members), plus the student
     assert "## Claims" in md and md.count("— *") == 3 * len(m["comparisons"]) + 1
+    family = sum(d is not None and d.get("low") is not None for c in m["comparisons"].values()
+                 for d in (c["accuracy"], c["nll"], c["auroc"]))
+    assert f"Holm–Bonferroni over all {family} claims" in md and family >= 6
+    # 50 resamples: no bootstrap p-value below 2/51 ≈ 0.039 > 0.05/family, so the report says no claim can hold
+    assert "With 50 bootstrap resamples no p-value can fall below 0.0392" in md and "— *holds*" not in md
+    # the OOD table: every set × every model, MI and entropy, with intervals, and the probes G was trained with
+    assert "## Out-of-distribution detection" in md and "| OOD set | model | MI AUROC |" in md
+    for name, entry in m["ood"]["sets"].items():
+        for model, result in entry["models"].items():
+            auroc = result["entropy"]["auroc"]
+            expected = (f"{auroc['estimate']:.3f} [{auroc['low']:.3f}, {auroc['high']:.3f}]"
+                        if auroc["low"] is not None else f"{auroc['estimate']:.3f}")
+            assert expected in md, (name, model)
+    assert md.count("| fashion-mnist test set (") == len(m["ood"]["sets"]["other_dataset"]["models"])
+    assert "this hypernetwork: no probes (diversity `weights` has no function-space term)" in md
+    assert "(trained toward)" not in md
     assert "## Headline table" in md and "deep ensemble (2 nets)" in md and "training TFLOP" in md
     assert "## Which setting is best for the ensemble" in md and "| no diversity |" in md
     assert "Chosen for the ensemble: **" in md  # floor 0 and real validation figures: a setting is chosen
@@ -162,10 +178,13 @@ def test_claims_follow_the_intervals(run):
     inputs = load_inputs(ReportConfig(evaluate=run["eval"], out=Path("unused"), distill=run["distill"]))
     comparisons = inputs["metrics"]["comparisons"]
     for comparison in comparisons.values():
-        # accuracy: the interval excludes 0 above, NLL: it contains 0, AUROC: it lies below 0
-        comparison["accuracy"] = {"estimate": 0.01, "low": 0.002, "high": 0.02, "excludes_zero": True}
-        comparison["nll"] = {"estimate": -0.01, "low": -0.03, "high": 0.01, "excludes_zero": False}
-        comparison["auroc"] = {"estimate": -0.05, "low": -0.08, "high": -0.02, "excludes_zero": True}
+        # accuracy: the interval excludes 0 above, NLL: it contains 0, AUROC: it lies below 0; p-values small
+        # enough to survive Holm over the 3 × 4 claims (12 × 0.001 < 0.05)
+        comparison["accuracy"] = {"estimate": 0.01, "low": 0.002, "high": 0.02, "excludes_zero": True,
+                                  "p_value": 0.001}
+        comparison["nll"] = {"estimate": -0.01, "low": -0.03, "high": 0.01, "excludes_zero": False, "p_value": 0.4}
+        comparison["auroc"] = {"estimate": -0.05, "low": -0.08, "high": -0.02, "excludes_zero": True,
+                               "p_value": 0.001}
     verdicts = {(claim.split(" the ")[-1], verdict) for claim, verdict, _ in claims(inputs)[:-1]}
     assert {v for _, v in verdicts} == {"holds", "not shown (the interval contains 0)",
                                          "does not hold (the interval lies on the other side of 0)"}
@@ -177,6 +196,54 @@ def test_claims_follow_the_intervals(run):
     evidence = [e for c, _, e in claims(inputs) if "lower NLL" in c][0]
     assert "Δ -0.01 [-0.03, +0.01]" in evidence
     assert claims(inputs)[-1][1] == "not shown (no interval)"  # the student: no per-image results
+
+
+def test_a_claim_that_holds_uncorrected_is_not_shown_after_holm(run):
+    """Twelve claims, each interval excluding 0 in the claimed direction. Ten have p = 0.001 (12 × 0.001 < 0.05:
+    they hold), the single net's accuracy and NLL p = 0.03 and 0.04: at 95 % alone both would hold, but Holm
+    compares the smaller of them with 0.05/2 = 0.025 and keeps both (adjusted p = 2 × 0.03 = 0.06). Without
+    p-values (an older metrics.json) no verdict is taken uncorrected: the claim is not shown."""
+    inputs = load_inputs(ReportConfig(evaluate=run["eval"], out=Path("unused"), distill=run["distill"]))
+    comparisons = inputs["metrics"]["comparisons"]
+    for name, comparison in comparisons.items():
+        for metric, sign in (("accuracy", 1), ("nll", -1), ("auroc", 1)):
+            p = {"accuracy": 0.03, "nll": 0.04}.get(metric, 0.001) if name == "single_net" else 0.001
+            comparison[metric] = {"estimate": sign * 0.05, "low": sign * 0.02 if sign > 0 else -0.08,
+                                  "high": 0.08 if sign > 0 else -0.02, "excludes_zero": True, "p_value": p}
+    assert len(comparisons) == 4
+    per_claim = {claim: (verdict, evidence) for claim, verdict, evidence in claims(inputs)[:-1]}
+    single = {c: v for c, v in per_claim.items() if c.endswith("the single net (1 net).")}
+    assert len(single) == 3 and len(per_claim) == 12
+    for claim, (verdict, evidence) in single.items():
+        if "AUROC" in claim:
+            assert verdict == "holds"
+        else:
+            assert verdict == "not shown after the Holm correction (the uncorrected 95 % interval excludes 0)", claim
+            assert "bootstrap p = 0.0" in evidence and "Holm-adjusted over 12 claims p = 0.06" in evidence
+    assert sum(v == "holds" for v, _ in per_claim.values()) == 10
+    for comparison in comparisons.values():
+        for metric in ("accuracy", "nll", "auroc"):
+            del comparison[metric]["p_value"]
+    assert all(v.startswith("not shown (no p-value") for _, v, _ in claims(inputs)[:-1])
+
+
+def test_a_set_equal_to_the_probes_is_marked_trained_toward(run):
+    """A G whose function-space term drew uniform-noise probes: the report says so, and its cells on the uniform
+    noise set (only those, and only the hypernetwork's) read "trained toward"."""
+    from hyperman.report.markdown import _table
+    from hyperman.report.ood import section
+    inputs = load_inputs(ReportConfig(evaluate=run["eval"], out=Path("unused")))
+    m = inputs["metrics"]
+    m["ood"]["trained_with"] = {"probe_family": "noise", "function_term": True, "diversity": "both"}
+    m["ood"]["sets"]["uniform_noise"]["trained_toward"] = True
+    for model in ("hypernet_ensemble", "hypernet_member"):
+        m["ood"]["sets"]["uniform_noise"]["models"][model]["trained_toward"] = True
+    md = "\n".join(section(inputs, _table))
+    assert "this hypernetwork: probe family `noise` (trained toward the OOD set uniform noise)" in md
+    assert "**Trained toward:** this hypernetwork's probes are drawn like uniform noise" in md
+    marked = [line for line in md.splitlines() if "(trained toward)" in line]
+    assert len(marked) == 2 and all(line.startswith("| uniform noise (") for line in marked)
+    assert "| uniform noise (" in md.split("hypernetwork ensemble (trained toward)")[0].splitlines()[-1]
 
 
 def test_the_targets_benchmark_prints_a_verdict_per_target_of_a_finished_evaluation(run, tmp_path):

@@ -32,7 +32,7 @@ def test_identical_models_differ_by_exactly_zero():
     probs, labels = _probs(300, 0), torch.randint(10, (300,), generator=torch.Generator().manual_seed(1))
     out = stats.paired_differences(probs, probs.clone(), labels, resamples=200)
     for name in ("accuracy", "nll", "brier", "ece"):
-        assert out[name] == {"estimate": 0.0, "low": 0.0, "high": 0.0, "excludes_zero": False}, name
+        assert out[name] == {"estimate": 0.0, "low": 0.0, "high": 0.0, "excludes_zero": False, "p_value": 1.0}, name
     assert out["mcnemar"] == {"a_only": 0, "b_only": 0, "p_value": 1.0}
     scores = torch.rand(40)
     auroc = stats.bootstrap_auroc_difference(scores[:20], scores[20:], scores[:20], scores[20:], resamples=100)
@@ -119,3 +119,57 @@ def test_unpaired_inputs_are_refused():
         stats.bootstrap_mean_difference(torch.zeros(5), torch.zeros(6))
     with pytest.raises(ValueError, match="level"):
         stats.interval(0.0, torch.zeros(3), level=95)
+
+
+def test_ood_detection_resamples_equal_the_metrics_on_explicit_resamples():
+    """auroc, aupr_out and fpr95 of the vectorised resamples = metrics.ood_detection of the images drawn, ties
+    included (rounded scores), and the full sets (all counts 1) give the full-set metrics."""
+    g = torch.Generator().manual_seed(4)
+    id_scores, ood_scores = torch.rand(60, generator=g).round(decimals=1), (torch.rand(25, generator=g) + 0.3).round(decimals=1)
+    id_counts = torch.cat(list(stats.resample_counts(60, 6, g)))
+    ood_counts = torch.cat(list(stats.resample_counts(25, 6, g)))
+    drawn = stats.ood_detection_resamples(id_scores, ood_scores, id_counts, ood_counts)
+    for r in range(6):
+        expected = metrics.ood_detection(id_scores[_explicit_resample(id_counts[r])],
+                                         ood_scores[_explicit_resample(ood_counts[r])])
+        for name in stats.OOD_METRICS:
+            assert drawn[name][r].item() == pytest.approx(expected[name], abs=1e-12), (name, r)
+    full = stats.ood_detection_resamples(id_scores, ood_scores, torch.ones(1, 60, dtype=torch.float64),
+                                         torch.ones(1, 25, dtype=torch.float64))
+    expected = metrics.ood_detection(id_scores, ood_scores)
+    assert {name: full[name].item() for name in stats.OOD_METRICS} == pytest.approx(
+        {name: expected[name] for name in stats.OOD_METRICS}, abs=1e-12)
+
+
+def test_bootstrap_ood_detection_brackets_the_estimate_and_is_seeded():
+    g = torch.Generator().manual_seed(5)
+    id_scores, ood_scores = torch.randn(400, generator=g), torch.randn(150, generator=g) + 1.0
+    out = stats.bootstrap_ood_detection(id_scores, ood_scores, resamples=300, seed=2)
+    assert out == stats.bootstrap_ood_detection(id_scores, ood_scores, resamples=300, seed=2)
+    full = metrics.ood_detection(id_scores, ood_scores)
+    for name in stats.OOD_METRICS:
+        assert out[name]["estimate"] == full[name]
+        assert out[name]["low"] < out[name]["estimate"] < out[name]["high"], name
+    # two unit-variance normals one sd apart: AUROC Φ(1/√2) ≈ 0.760, inside a ~±0.05 interval
+    assert out["auroc"]["low"] < 0.760 < out["auroc"]["high"] and out["auroc"]["high"] - out["auroc"]["low"] < 0.12
+
+
+def test_bootstrap_p_value_agrees_with_the_interval():
+    assert stats.bootstrap_p_value(torch.zeros(99)) == 1.0  # identical models
+    assert stats.bootstrap_p_value(torch.ones(99)) == pytest.approx(2 / 100)  # every resample above 0
+    samples = torch.cat([-torch.ones(3), torch.ones(96)])  # 3 of 99 at or below 0: p = 2·4/100
+    assert stats.bootstrap_p_value(samples) == pytest.approx(0.08)
+    assert stats.interval(0.5, samples)["p_value"] == pytest.approx(0.08)
+
+
+def test_holm_against_a_hand_computed_example():
+    """p = (0.015, 0.04, 0.03, 0.005), alpha 0.05, m = 4. Sorted: 0.005 ≤ 0.05/4 = 0.0125 rejected;
+    0.015 ≤ 0.05/3 = 0.0167 rejected (Bonferroni, 0.015 > 0.0125, would keep it); 0.03 > 0.05/2 = 0.025
+    kept, and so is 0.04 (Holm stops at the first kept one, although 0.04 ≤ 0.05/1). Adjusted:
+    4·0.005 = 0.02, 3·0.015 = 0.045, 2·0.03 = 0.06, max(0.06, 1·0.04) = 0.06."""
+    out = stats.holm([0.015, 0.04, 0.03, 0.005], alpha=0.05)
+    assert [o["reject"] for o in out] == [True, False, False, True]
+    assert [o["adjusted_p"] for o in out] == pytest.approx([0.045, 0.06, 0.06, 0.02])
+    assert stats.holm([]) == []
+    with pytest.raises(ValueError, match="p-values"):
+        stats.holm([1.5])

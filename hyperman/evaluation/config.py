@@ -52,7 +52,7 @@ class EvalConfig:
     symmetry_copies: int = setting(10, "random symmetry transforms of one net in the gauge check (a check of the "
                                         "gauge code: it gains 0 by construction, so it is no evidence about G)", minimum=2)
     bootstrap_resamples: int = setting(2000, "paired bootstrap resamples of the test images for every interval",
-                                       minimum=100)
+                                       minimum=20)
     shift_images: int = setting(200, "test images of the distribution-shift benchmark (the first N)",
                                 minimum=1)
     shift_nets: int = setting(10, "sampled nets in the hypernetwork ensemble of the shift benchmark",
@@ -66,7 +66,12 @@ class EvalConfig:
     ood_images: int | None = setting(2000, "OOD images every model is scored on (the first N of --ood-data; 0: "
                                            "all): on a CPU the OOD forward of every net is the largest cost after "
                                            "the test set's", minimum=0)
-    seed: int = setting(0, "seed of ensemble draws, path pairs and symmetries", minimum=0)
+    ood_synthetic_images: int = setting(1000, "images of every synthetic OOD set (uniform noise, blurred noise, "
+                                              "inverted test images; evaluation.ood_sets), built from --seed",
+                                        minimum=1)
+    ood_resamples: int = setting(500, "bootstrap resamples of the ID and OOD images for the intervals of AUROC, "
+                                      "AUPR-out and FPR95 on every OOD set", minimum=20)
+    seed: int = setting(0, "seed of ensemble draws, path pairs, symmetries and the synthetic OOD sets", minimum=0)
     device: str = setting("auto", "where to evaluate", choices=DEVICES)
     limit_test: int | None = setting(None, "use only the first N test images of --data and --ood-data (0: all)",
                                      param=False)
@@ -89,7 +94,8 @@ def check_config(cfg: EvalConfig) -> None:
     if not cfg.ensemble_sizes or min(cfg.ensemble_sizes) < 1:
         problems.append(f"--ensemble-sizes must be positive integers, got {cfg.ensemble_sizes}")
     for name in ("draws", "path_pairs", "symmetry_copies", "adversarial_images", "chunk", "bootstrap_resamples",
-                 "shift_images", "shift_nets", "alignment_nets", "control_nets", "control_images"):
+                 "shift_images", "shift_nets", "alignment_nets", "control_nets", "control_images",
+                 "ood_synthetic_images", "ood_resamples"):
         if getattr(cfg, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     if cfg.path_points < 2:

@@ -1,14 +1,19 @@
 """The headline table and the claims that rest on intervals: the hypernetwork ensemble against every other
 model, each difference with its paired-bootstrap 95 % interval (metrics.json `comparisons`).
 
-A claim "holds" only when its interval excludes 0 in the claimed direction;
-when the interval contains 0 it is "not shown", and when it excludes 0 in the
-other direction it "does not hold". The interval is printed either way.
+A claim "holds" only when its interval excludes 0 in the claimed direction
+AND it survives the Holm–Bonferroni correction over every claim the report
+decides (their bootstrap p-values, stats.holm): with fifteen claims tested at
+95 % each, one false "holds" would come in about half of the reports where no
+difference is real (1 − 0.95¹⁵ ≈ 0.54). When the interval
+contains 0 a claim is "not shown", when Holm keeps it "not shown after the
+correction", and when it is rejected in the other direction it "does not
+hold". The interval and both p-values are printed either way.
 """
 
 from __future__ import annotations
 
-from .. import outputs
+from .. import outputs, stats
 from .inputs import value
 
 LABELS = {"hypernet_ensemble": "hypernetwork ensemble", "hypernet_ensemble_k": "hypernetwork ensemble at the deep "
@@ -81,24 +86,33 @@ def tflops(flops: float | None, reference: float | None) -> str:
     return f"{flops / 1e12:.2f}" + (f" ({flops / reference:.2f}×)" if reference else "")
 
 
-def verdict(d: dict | None, higher_is_better: bool) -> str:
-    """holds / not shown / does not hold, from where the interval lies relative to 0."""
+def verdict(d: dict | None, higher_is_better: bool, correction: dict | None = None) -> str:
+    """holds / not shown / does not hold: the interval's side of 0, and (a claim being one of a family) the
+    Holm–Bonferroni decision `correction` ({reject, adjusted_p}, stats.holm) over the whole family: a claim
+    whose uncorrected interval excludes 0 but that Holm keeps is "not shown"."""
     if d is None or d.get("low") is None:
         return "not shown (no interval)"
     better = d["low"] > 0 if higher_is_better else d["high"] < 0
     worse = d["high"] < 0 if higher_is_better else d["low"] > 0
-    return "holds" if better else "does not hold (the interval lies on the other side of 0)" if worse \
-        else "not shown (the interval contains 0)"
+    if not (better or worse):
+        return "not shown (the interval contains 0)"
+    if correction is None:
+        return "not shown (no p-value to correct for multiplicity: rerun `hyperman evaluate`)"
+    if not correction["reject"]:
+        return "not shown after the Holm correction (the uncorrected 95 % interval excludes 0)"
+    return "holds" if better else "does not hold (the interval lies on the other side of 0)"
 
 
-def interval_claims(m: dict) -> list[tuple[str, str, str]]:
-    """(claim, verdict, evidence) for accuracy, NLL and OOD AUROC against every model compared."""
+WORDS = {"accuracy": "is more accurate than", "nll": "has a lower NLL than",
+         "auroc": "detects OOD images better (AUROC) than"}
+
+
+def _candidates(m: dict) -> list[tuple[str, dict, bool, str]]:
+    """(claim, interval entry, higher is better, evidence) of every claim the comparisons can decide."""
     out = []
-    words = {"accuracy": "is more accurate than", "nll": "has a lower NLL than", "auroc": "detects OOD images "
-             "better (AUROC) than"}
     for name, comparison in m["comparisons"].items():
         for metric, _, scale, unit, higher in METRICS:
-            if metric not in words or comparison.get(metric) is None:
+            if metric not in WORDS or comparison.get(metric) is None:
                 continue
             d = comparison[metric]
             evidence = f"hypernetwork ensemble minus {label(m, name)}: {difference(d, scale, unit)}"
@@ -106,8 +120,32 @@ def interval_claims(m: dict) -> list[tuple[str, str, str]]:
                 evidence += " (95 % paired bootstrap interval over the test images)"
             if metric == "accuracy" and comparison.get("mcnemar"):
                 evidence += f"; McNemar p = {comparison['mcnemar']['p_value']:.3g}"
-            out.append((f"The hypernetwork ensemble {words[metric]} the {label(m, name)}.", verdict(d, higher),
-                        evidence))
+            out.append((f"The hypernetwork ensemble {WORDS[metric]} the {label(m, name)}.", d, higher, evidence))
+    return out
+
+
+def _tested(d: dict) -> bool:
+    return d.get("low") is not None and d.get("p_value") is not None
+
+
+def family_size(m: dict) -> int:
+    """How many claims the Holm correction is taken over: those with an interval and a bootstrap p-value."""
+    return sum(_tested(d) for _, d, _, _ in _candidates(m))
+
+
+def interval_claims(m: dict) -> list[tuple[str, str, str]]:
+    """(claim, verdict, evidence) for accuracy, NLL and OOD AUROC against every model compared, decided after
+    Holm–Bonferroni over all of them (family-wise error 1 − stats.LEVEL) on their bootstrap p-values."""
+    candidates = _candidates(m)
+    tested = [i for i, (_, d, _, _) in enumerate(candidates) if _tested(d)]
+    corrections = dict(zip(tested, stats.holm([candidates[i][1]["p_value"] for i in tested])))
+    out = []
+    for i, (claim, d, higher, evidence) in enumerate(candidates):
+        correction = corrections.get(i)
+        if correction is not None:
+            evidence += (f"; bootstrap p = {d['p_value']:.3g}, Holm-adjusted over {len(tested)} claims "
+                         f"p = {correction['adjusted_p']:.3g}")
+        out.append((claim, verdict(d, higher, correction), evidence))
     return out
 
 

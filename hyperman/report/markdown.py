@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from .. import metrics
+from .. import metrics, stats
 from ..files import replace_dir_atomically
 from .choice import choice_section, settle
 from .claims import claims, headline
-from .evidence import control_statements, headline_table
+from .evidence import control_statements, family_size, headline_table
 from .figures import FIGURES, SKIP_REASONS, available, gauge_filters, plt_agg, save
+from .ood import section as ood_section
 from .inputs import ReportConfig, ReportError, load_inputs, value
 
 
@@ -17,6 +19,17 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _p_floor(m: dict) -> str:
+    """A warning when the resamples are too few for any claim to survive Holm: a bootstrap p-value is at least
+    2 / (B + 1) (stats.bootstrap_p_value), and the smallest one must reach (1 − level) / claims."""
+    resamples, family = value(m, "comparisons_notes.resamples"), family_size(m)
+    if not resamples or not family or 2 / (resamples + 1) <= (1 - stats.LEVEL) / family:
+        return ""
+    return (f" **With {resamples} bootstrap resamples no p-value can fall below {2 / (resamples + 1):.3g}, above "
+            f"the {(1 - stats.LEVEL) / family:.3g} that the first of {family} claims needs: no claim can hold; "
+            f"rerun `hyperman evaluate` with --bootstrap-resamples ≥ {math.ceil(2 * family / (1 - stats.LEVEL))}.**")
 
 
 def markdown(cfg: ReportConfig, inputs: dict, written: list[tuple], skipped: list[tuple]) -> str:
@@ -43,9 +56,13 @@ def markdown(cfg: ReportConfig, inputs: dict, written: list[tuple], skipped: lis
              ]
     if "skipped" in m["ood"]:
         parts += [f"OOD: {m['ood']['skipped']}.", ""]
-    parts += ["## Claims", "", "Each verdict is computed when the report is built: a claim holds only when its 95 % "
-              "interval excludes 0 in the claimed direction; otherwise it is not shown (interval contains 0) or "
-              "does not hold (interval on the other side).", ""]
+    parts += ood_section(inputs, _table)
+    parts += ["## Claims", "", "Each verdict is computed when the report is built, corrected for multiplicity with "
+              f"Holm–Bonferroni over all {family_size(m)} claims below that have an interval (family-wise error "
+              f"{100 * (1 - stats.LEVEL):g} %, on each claim's two-sided paired-bootstrap p-value): a claim holds "
+              "only when its 95 % interval excludes 0 in the claimed direction and Holm rejects \"no difference\"; "
+              "otherwise it is not shown (interval contains 0, or the correction keeps it) or does not hold "
+              "(rejected, on the other side of 0)." + _p_floor(m), ""]
     parts += [f"- **{claim}** — *{verdict}*: {evidence}" for claim, verdict, evidence in claims(inputs)]
     parts += ["", "## Controls and paths (measurements, no verdict)", ""]
     parts += [f"- {statement}" for statement in control_statements(m)]
