@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU smoke check: train params.yaml's default hypernetwork on CUDA for a few
-# minutes, then report steps/s, the validation figures and the test accuracy of
+# minutes, then report steps/s, the validation figures and the validation accuracy of
 # 100 sampled nets and of their ensemble. Needs only the repository, a prepared
 # MNIST folder and a python3 with torch, torchvision, numpy, pyyaml, tqdm,
 # safetensors (no snakemake, dvc or jsonschema; the package need not be installed).
@@ -54,6 +54,6 @@ timeout 360 "$PYTHON" -m hyperman train --data "$DATA" --out "$OUTDIR/hypernet" 
 [ -f "$OUTDIR/hypernet/train_summary.json" ] \
   || { tail -20 "$OUTDIR/train.log" >&2; die "training did not finish (log: $OUTDIR/train.log)"; }
 
-# 3. steps/s, validation figures, test accuracy of 100 sampled nets and their ensemble
+# 3. steps/s, validation figures, validation accuracy of 100 sampled nets and their ensemble
 timeout 120 "$PYTHON" scripts/gpu_check.py report "$OUTDIR" "$DATA"
 echo "gpu_check: done in $((SECONDS - start)) s" >&2

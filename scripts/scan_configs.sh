@@ -2,13 +2,13 @@
 # Scan training configurations side by side on one GPU: every config trains as
 # its own `hyperman train` process, all at once (each process is bound by kernel
 # launches, so one GPU serves several), then 100 sampled nets of each are
-# scored on the full test set. Needs what scripts/gpu_check.sh needs.
+# scored on the validation split (never the test set: a scan is a choice). Needs what scripts/gpu_check.sh needs.
 #
 #   bash scripts/scan_configs.sh OUT_DIR MNIST_DIR 'NAME|EXTRA FLAGS' ['NAME|EXTRA FLAGS' ...]
 #     every config starts from params.yaml's train section on CUDA; EXTRA FLAGS
 #     override it (e.g. 'aug2|--augment-shift 2 --lambda 3000'; add --device cpu to try it on a CPU)
 #   SCAN_TIMEOUT_S  hard limit of each training (default 300); a run cut short is reported from its checkpoint
-#   SCAN_REPORT_ARGS  "NETS LIMIT_TEST" of the scoring (default: 100 nets, the whole test set; 500 nets
+#   SCAN_REPORT_ARGS  "NETS LIMIT" of the scoring (default: 100 nets, the whole validation split; 500 nets
 #                     also give the worst member of each of 5 groups of 100)
 #   PYTHON          interpreter (default python3)
 set -uo pipefail

@@ -36,10 +36,10 @@ def test_scan_trains_scores_and_tabulates_every_config(tmp_path):
     assert set(rows) == {"plain", "shifted", "cut"}
     assert rows["plain"][1] == "6" and rows["cut"][1].endswith("*")  # * = cut short by the time limit
     shifted = json.loads((tmp_path / "shifted" / "gpu_check.json").read_text())
-    assert shifted["test_nets"] == 200 and shifted["test_images"] == 300
-    assert len(shifted["test_worst_of_100"]) == 2
-    assert min(shifted["test_worst_of_100"]) == shifted["test_member_acc_min"]
-    assert 0.0 <= shifted["test_member_acc_min"] <= shifted["test_member_acc_mean"] <= shifted["test_member_acc_max"]
+    assert shifted["score_nets"] == 200 and shifted["score_images"] == 300
+    assert len(shifted["score_worst_of_100"]) == 2
+    assert min(shifted["score_worst_of_100"]) == shifted["score_member_acc_min"]
+    assert 0.0 <= shifted["score_member_acc_min"] <= shifted["score_member_acc_mean"] <= shifted["score_member_acc_max"]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
