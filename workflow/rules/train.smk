@@ -31,7 +31,9 @@ rule train_baseline:
         "logs/baselines/seed{seed}.log",
     benchmark:
         "logs/benchmarks/baselines/seed{seed}.tsv"
-    threads: 1
+    # as many threads as the hypernetwork's training: their wall seconds (a secondary column beside the FLOPs)
+    # are then measured the same way
+    threads: workflow.cores
     resources:
         gpu=gpus("baseline"),
     shell:
@@ -51,7 +53,7 @@ rule train_snapshot:
         "logs/baselines/snapshot.log",
     benchmark:
         "logs/benchmarks/baselines/snapshot.tsv"
-    threads: 1
+    threads: workflow.cores
     resources:
         gpu=gpus("baseline"),
     shell:
