@@ -43,7 +43,8 @@ def metrics(r: int) -> dict:
     models = {"hypernet_ensemble": _model(acc + ACC_DIFF[r], nll + NLL_DIFF[r], ece + ECE_DIFF[r], auroc, 200),
               "hypernet_member": _model(0.985, 0.05, 0.01, 0.9, 200), "single_net": _model(0.988, 0.04, 0.006, 0.9, 1),
               "deep_ensemble": _model(acc, nll, ece, auroc, 5)}
-    comparisons = {"deep_ensemble": {"accuracy": _interval(ACC_DIFF[r], 0.002), "nll": _interval(NLL_DIFF[r], NLL_HALF[r]),
+    comparisons = {"deep_ensemble": {"accuracy": _interval(ACC_DIFF[r], 0.002),
+                                     "nll": _interval(NLL_DIFF[r], NLL_HALF[r]),
                                      "ece": _interval(ECE_DIFF[r], 0.0002), "auroc": _interval(0.0, 0.01)},
                    "hypernet_member": {"accuracy": _interval(0.005, 0.001), "nll": _interval(-0.02, 0.001),
                                        "ece": {"estimate": 0.002 * (r + 1), "low": None, "high": None}, "auroc": None},
