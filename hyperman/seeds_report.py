@@ -190,7 +190,9 @@ def verdict(interval: dict | None, higher_is_better: bool, correction: dict | No
 def _fmt(v: float | None, scale: float, signed: bool = False) -> str:
     if v is None:
         return "n/a"
-    return f"{scale * v:+.4g}" if signed else (f"{100 * v:.2f} %" if scale == 100 else f"{v:.4f}")
+    if signed:  # rounded: a zero difference prints +0, not +6.7e-16
+        return f"{round(scale * v, 12) + 0.0:+.4g}"
+    return f"{100 * v:.2f} %" if scale == 100 else f"{v:.4f}"
 
 
 def _interval(d: dict, scale: float) -> str:
