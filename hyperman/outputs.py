@@ -42,19 +42,12 @@ REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, 
 EVIDENCE_TABLES = {name: TABLES[name] for name in (MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)}  # optional for
 # the report: its figures are skipped without them
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
-SEEDS = "seeds.json"  # what `hyperman seeds-report` writes: the numbers, and the same as a Markdown table
-SEEDS_TABLE = "seeds.md"
 DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
 
 # the models of models.csv / metrics.json `models`, in the report's order; the first is compared with the rest
 MODEL_NAMES = ("hypernet_ensemble", "hypernet_ensemble_k", "hypernet_member", "single_net", "noise_ensemble",
                "snapshot_ensemble", "deep_ensemble")
 HEADLINE = "hypernet_ensemble"
-# each model's name in the reports (hyperman.report and the seeds report)
-MODEL_LABELS = {"hypernet_ensemble": "hypernetwork ensemble", "hypernet_ensemble_k": "hypernetwork ensemble at the "
-                "deep ensemble's size", "hypernet_member": "hypernetwork members (mean)", "single_net": "single net",
-                "noise_ensemble": "noise ensemble", "snapshot_ensemble": "snapshot ensemble",
-                "deep_ensemble": "deep ensemble"}
 
 # rows of ensemble_curve.csv
 CURVE_METHODS = ("hypernet_mean_prob", "hypernet_majority_vote", "deep_ensemble_mean_prob",

@@ -22,6 +22,9 @@ from .errors import HypermanError
 from .files import replace_dir_atomically
 from .settings import path_setting, setting
 
+SEEDS = "seeds.json"  # what it writes (workflow/pipeline.py declares them): the numbers, and the tables
+SEEDS_TABLE = "seeds.md"
+
 # (metric key, title, scale for printing, higher is better for the hypernetwork ensemble)
 METRICS = (("accuracy", "accuracy", 100, True), ("nll", "NLL", 1, False), ("ece", "ECE", 1, False),
            ("auroc", "OOD AUROC", 1, True))
@@ -252,7 +255,9 @@ def markdown(summary: dict) -> str:
 def _label(name: str, entry: dict) -> str:
     members = entry.get("members")
     size = "" if members is None else f" ({members} net{'s' if members != 1 else ''})"
-    return outputs.MODEL_LABELS.get(name, name) + size
+    from .report.evidence import LABELS  # here: the workflow imports this module's file names, not matplotlib
+
+    return LABELS.get(name, name) + size
 
 
 def build(cfg: SeedsReportConfig) -> dict:
@@ -260,8 +265,8 @@ def build(cfg: SeedsReportConfig) -> dict:
     summary = partial.stamp(summarise(read(list(cfg.evaluate))))  # an input's warnings go into both files
 
     def write(folder: Path) -> None:  # the folder is swapped in whole: no file can be half-written
-        (folder / outputs.SEEDS).write_text(json.dumps(summary, indent=1) + "\n")
-        (folder / outputs.SEEDS_TABLE).write_text(markdown(summary))
+        (folder / SEEDS).write_text(json.dumps(summary, indent=1) + "\n")
+        (folder / SEEDS_TABLE).write_text(markdown(summary))
 
     replace_dir_atomically(Path(cfg.out), write)
     return summary

@@ -43,6 +43,7 @@ from hyperman.distillation import DistillConfig  # noqa: E402
 from hyperman.evaluation import EvalConfig  # noqa: E402
 from hyperman.noise_ensemble import NoiseConfig  # noqa: E402
 from hyperman.sampling import SampleConfig  # noqa: E402
+from hyperman.seeds_report import SEEDS, SEEDS_TABLE  # noqa: E402
 from hyperman.training import TrainConfig  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "workflow"))
@@ -272,8 +273,8 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
         argv = ["hyperman", "seeds-report", "--evaluate", *evaluations, "--out", out]
         return Stage("seeds_report", "seeds_report", argv,
                      {"evaluation": [f"{e}/{outputs.METRICS}" for e in evaluations]},
-                     {"seeds": f"{out}/{outputs.SEEDS}", "table": f"{out}/{outputs.SEEDS_TABLE}"},
-                     ["seeds.replicates"], stage_code("seeds_report"), metrics=[f"{out}/{outputs.SEEDS}"])
+                     {"seeds": f"{out}/{SEEDS}", "table": f"{out}/{SEEDS_TABLE}"},
+                     ["seeds.replicates"], stage_code("seeds_report"), metrics=[f"{out}/{SEEDS}"])
 
     raise ValueError(f"unknown stage kind {kind!r}")
 

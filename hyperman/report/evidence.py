@@ -16,7 +16,10 @@ from __future__ import annotations
 from .. import outputs, stats
 from .inputs import value
 
-LABELS = outputs.MODEL_LABELS
+LABELS = {"hypernet_ensemble": "hypernetwork ensemble", "hypernet_ensemble_k": "hypernetwork ensemble at the deep "
+          "ensemble's size", "hypernet_member": "hypernetwork members (mean)", "single_net": "single net",
+          "noise_ensemble": "noise ensemble", "snapshot_ensemble": "snapshot ensemble",
+          "deep_ensemble": "deep ensemble"}
 # (metric, column title, scale for printing, unit, better when the hypernetwork ensemble's value is higher)
 METRICS = (("accuracy", "accuracy", 100, "pp", True), ("nll", "NLL", 1, "", False), ("ece", "ECE", 1, "", False),
            ("brier", "Brier", 1, "", False), ("auroc", "AUROC", 1, "", True))

@@ -22,8 +22,8 @@ rule seeds_report:
         unpack(inputs_of("seeds_report")),
         code=pipeline.stage_code("seeds_report"),
     output:
-        seeds=f"{pipeline.seeds_grid.REPORT_DIR}/{pipeline.outputs.SEEDS}",
-        table=f"{pipeline.seeds_grid.REPORT_DIR}/{pipeline.outputs.SEEDS_TABLE}",
+        seeds=f"{pipeline.seeds_grid.REPORT_DIR}/{pipeline.SEEDS}",
+        table=f"{pipeline.seeds_grid.REPORT_DIR}/{pipeline.SEEDS_TABLE}",
     params:
         cmd=command_of("seeds_report"),
     log:
