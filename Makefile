@@ -9,7 +9,7 @@ CORES ?= all
 # spinning threads made a training step 16x slower here (4.0 s against 0.21 s; README, Devices).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: run sweep test venv clean-results
+.PHONY: run sweep seeds test venv clean-results
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ run: $(STAMP)
 ## sweep: the default study plus params.yaml's λ × β sweep (the frontier figure and the choice of setting)
 sweep: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile workflow/frontier.yaml
+
+## seeds: the default study plus params.yaml's training-seeds replicates and their table (results/seeds/report)
+seeds: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile workflow/seeds.yaml
 
 ## test: set up, then run the test suite
 test: $(STAMP)

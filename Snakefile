@@ -1,4 +1,5 @@
-# hyperman's study: prepare → train / train-baseline → sample → evaluate → distill → report.
+# hyperman's study: prepare → train / train-baseline → sample → evaluate → distill → report
+# (`make seeds` adds the replicates' train / train-baseline → sample → evaluate → seeds-report).
 # `snakemake --cores all` runs everything params.yaml describes; the stages
 # themselves (commands, inputs, outputs, params) are described once, in
 # workflow/pipeline.py, which also generates dvc.yaml.
@@ -14,6 +15,7 @@ configfile: "params.yaml"
 
 try:
     validate(config)
+    pipeline.seed_runs(config)  # the seeds study's cross-section rule (disjoint baseline seeds)
 except ParamsError as error:
     raise WorkflowError(str(error)) from None
 

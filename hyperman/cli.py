@@ -27,6 +27,8 @@ STAGES = {
     "evaluate": ("hyperman.stages.evaluate", "evaluate sampled nets vs baselines: ensembles, diversity, paths, OOD, FGSM"),
     "distill": ("hyperman.stages.distill", "distil the hypernetwork ensemble into one target-sized net"),
     "report": ("hyperman.stages.report", "figures and report.md from the evaluate, distill and sweep outputs"),
+    "seeds-report": ("hyperman.stages.seeds_report", "the seeds study's table: mean ± sd over training seeds, "
+                     "seed-aware intervals"),
     "check-params": ("hyperman.stages.check_params", "validate a params.yaml against the schema"),
 }
 

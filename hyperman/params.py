@@ -114,9 +114,23 @@ def check_sections(params: dict[str, Any]) -> dict[str, Any]:
                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
         config = cls(**{**required, **values})
         problems += settings.problems(config, lambda field_name: where.get(field_name, f"{section}.{field_name}"))
+    problems += seeds_problems(params)
     if problems:
         raise ParamsError("invalid parameters:\n  " + "\n  ".join(problems))
     return params
+
+
+def seeds_problems(params: dict[str, Any]) -> list[str]:
+    """The seeds study's rule across sections: replicate r's deep ensemble is trained with baseline.seeds +
+    r × seeds.baseline_seed_stride, so the stride must exceed the spread of baseline.seeds, or two replicates
+    would share baseline nets and their differences would not be independent draws (workflow/seeds_grid.py)."""
+    stride = (params.get("seeds") or {}).get("baseline_seed_stride")
+    seeds = (params.get("baseline") or {}).get("seeds") or []
+    if stride is None or not seeds or stride > max(seeds) - min(seeds):
+        return []
+    spread = max(seeds) - min(seeds)
+    return [f"seeds.baseline_seed_stride {stride} must exceed max - min of baseline.seeds ({spread}), or two "
+            f"replicates would share baseline seeds; set it to {spread + 1} or more (e.g. 1000)"]
 
 
 def load(path: Path) -> dict[str, Any]:

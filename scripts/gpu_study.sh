@@ -8,7 +8,8 @@
 #
 #   bash scripts/gpu_study.sh [PARAMS] [STUDY_OUT]
 #     PARAMS     params file (default: configs/gpu_study.yaml, sized for a few minutes on one H100/H200;
-#                use params.yaml or configs/paper.yaml for the bigger studies)
+#                use params.yaml or configs/paper.yaml for the bigger studies; with seeds.enabled: true the
+#                seeds study runs too and its table goes to STUDY_OUT/seeds)
 #     STUDY_OUT  where the report, metrics and timings go (default: $OUT/gpu_study if $OUT is set,
 #                else results/gpu_study)
 #   GPU_STUDY_ALLOW_CPU=1  run without CUDA (the test suite does, on configs/tiny.yaml)
@@ -53,4 +54,7 @@ printf 'total\t%s\n' "$((SECONDS - start))" | tee -a "$STUDY_OUT/stage_seconds.t
 
 cp -r results/main/report "$STUDY_OUT/report"
 cp results/main/evaluate/metrics.json "$STUDY_OUT/metrics.json"
+if grep -q '^seeds_report'$'\t' <<< "$STAGES"; then  # PARAMS turned the seeds study on (seeds.enabled: true)
+  cp -r results/seeds/report "$STUDY_OUT/seeds"
+fi
 echo "gpu_study: done in $((SECONDS - start)) s; report in $STUDY_OUT/report/report.md" >&2

@@ -7,7 +7,8 @@ import pytest
 
 from hyperman import cli
 
-STAGES = ["prepare", "train", "train-baseline", "sample", "evaluate", "distill", "report", "check-params"]
+STAGES = ["prepare", "train", "train-baseline", "sample", "evaluate", "distill", "report", "seeds-report",
+          "check-params"]
 
 
 def test_every_pipeline_stage_is_a_subcommand():
@@ -22,7 +23,7 @@ def test_stage_help_exits_zero_and_shows_defaults(stage, capsys):
     out = capsys.readouterr().out
     assert f"usage: hyperman {stage}" in out
     if stage != "check-params":
-        assert "--device" in out or stage in ("prepare", "report")
+        assert "--device" in out or stage in ("prepare", "report", "seeds-report")  # no tensors: no device
     assert "(default:" in out
 
 

@@ -32,6 +32,7 @@ def test_the_shipped_params_are_valid(params):
     (("train", "distance"), "l3", "train.distance: bad value 'l3'; allowed: 'l1', 'l2'"),
     (("baseline", "seeds"), [], "baseline.seeds: bad value []; allowed:"),
     (("sweep", "lambdas"), [-1], "sweep.lambdas.0: bad value -1"),
+    (("seeds", "replicates"), 1, "seeds.replicates: bad value 1; allowed: type integer, >= 2"),
 ])
 def test_bad_values_name_the_key(params, path, value, expected):
     bad = copy.deepcopy(params)

@@ -52,6 +52,22 @@ def test_params_yaml_gives_the_dataclass_defaults(section):
         assert _parse(cls, argv) == cls()  # and the dataclass's
 
 
+def test_the_seeds_section_agrees_with_the_schema():
+    """The seeds study has no stage config (workflow/seeds_grid.py reads it): params.yaml gives exactly the
+    schema's keys, within its bounds, off in the default study, and its stride keeps the replicates' baseline seeds
+    apart (hyperman.params.seeds_problems, which check-params and Snakemake apply)."""
+    from hyperman.params import seeds_problems, validate
+
+    rule = SCHEMA["properties"]["seeds"]
+    assert set(PARAMS["seeds"]) == set(rule["properties"]) and set(rule["required"]) <= set(PARAMS["seeds"])
+    assert PARAMS["seeds"]["enabled"] is False and PARAMS["seeds"]["replicates"] >= rule["properties"]["replicates"][
+        "minimum"]
+    assert validate(PARAMS) is PARAMS and seeds_problems(PARAMS) == []
+    spread = max(PARAMS["baseline"]["seeds"]) - min(PARAMS["baseline"]["seeds"])
+    assert PARAMS["seeds"]["baseline_seed_stride"] > spread
+    assert seeds_problems({**PARAMS, "seeds": {**PARAMS["seeds"], "baseline_seed_stride": spread}})
+
+
 def test_the_snapshot_section_agrees_with_the_baseline_config():
     assert PARAMS["snapshot"]["snapshot_cycles"] >= 1
     epochs = PARAMS["snapshot"].get("epochs", PARAMS["baseline"]["epochs"])
@@ -124,6 +140,7 @@ def test_schema_bounds_are_the_dataclass_bounds(section):
     ("train", "eval_every", 0, "train.eval_every"),
     ("snapshot", "snapshot_cycles", 3, "snapshot.epochs 10 is not a multiple of snapshot.snapshot_cycles 3"),
     ("distill", "temperature", float("nan"), "distill.temperature"),
+    ("seeds", "baseline_seed_stride", 4, "seeds.baseline_seed_stride 4 must exceed max - min of baseline.seeds (4)"),
 ])
 def test_check_params_refuses_what_the_schema_lets_through(tmp_path, section, key, value, words):
     from hyperman.params import ParamsError, load

@@ -69,8 +69,8 @@ def snakemake_plan(cwd: Path, *extra: str) -> dict[str, dict]:
     return jobs
 
 
-def check_plan_matches(cwd: Path, config: dict, *extra: str) -> None:
-    plan = snakemake_plan(cwd, *extra)
+def check_plan_matches(cwd: Path, config: dict, *extra: str, plan: dict[str, dict] | None = None) -> None:
+    plan = plan or snakemake_plan(cwd, *extra)
     dvc_stages = pipeline.dvc_yaml(config)["stages"]
     stages = pipeline.all_stages(config)
     assert len(plan) == len(stages) == len(dvc_stages)
@@ -148,6 +148,52 @@ def test_the_frontier_sweep_is_opt_in_and_crosses_lambda_and_beta():
     check_plan_matches(ROOT, merged, "--configfile", "workflow/frontier.yaml")
 
 
+def test_the_seeds_study_is_opt_in_and_plans_its_replicates():
+    """`make seeds` (workflow/seeds.yaml over params.yaml): replicate 0 is the main run itself; replicate r trains G
+    with train.seed + r and its own deep ensemble (baseline.seeds + r × stride), samples and evaluates it without
+    the snapshot and noise ensembles, and the seeds report reads every replicate, the main run first. The default
+    study plans none of it (test_the_frontier_sweep_is_opt_in_and_crosses_lambda_and_beta's default plan)."""
+    config = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert config["seeds"]["enabled"] is False and not pipeline.seed_runs(config)
+    assert not any(s.rule == "seeds_report" for s in pipeline.all_stages(config))
+    merged = {**config, "seeds": {**config["seeds"], "enabled": True}}
+    replicates, stride = config["seeds"]["replicates"], config["seeds"]["baseline_seed_stride"]
+    plan = snakemake_plan(ROOT, "--configfile", "workflow/seeds.yaml")
+    by_rule = lambda rule: [j for j in plan.values() if j["rule"] == rule]  # noqa: E731
+    trains = {next(iter(j["outputs"])): j["command"] for j in by_rule("train")}
+    assert len(trains) == replicates
+    for r in range(replicates):
+        folder = "results/main" if r == 0 else f"results/seeds/rep{r}"
+        assert f"--seed {config['train']['seed'] + r} " in trains[f"{folder}/hypernet"]
+    seeds = sorted(int(re.search(r"--seed (\d+)", j["command"]).group(1)) for j in by_rule("train_baseline"))
+    assert seeds == sorted(s + r * stride for r in range(replicates) for s in config["baseline"]["seeds"])
+    assert len(set(seeds)) == len(seeds)  # disjoint deep ensembles
+    evaluates = {next(o for o in j["outputs"] if o.endswith("metrics.json")): j["command"]
+                 for j in by_rule("evaluate")}
+    assert len(evaluates) == replicates
+    rep1 = evaluates["results/seeds/rep1/evaluate/metrics.json"]
+    assert "--snapshots" not in rep1 and "--noise" not in rep1
+    first = config["baseline"]["seeds"][0] + stride
+    assert re.search(r"--baselines (\S+)", rep1).group(1) == f"results/baselines/seed{first}/baseline.pt"
+    assert "--snapshots" in evaluates["results/main/evaluate/metrics.json"]
+    assert len(by_rule("distill")) == len(by_rule("report")) == len(by_rule("sample")) - replicates + 1 == 1
+    (report,) = by_rule("seeds_report")
+    assert report["command"] == ("hyperman seeds-report --evaluate results/main/evaluate "
+                                 + " ".join(f"results/seeds/rep{r}/evaluate" for r in range(1, replicates))
+                                 + " --out results/seeds/report")
+    check_plan_matches(ROOT, merged, "--configfile", "workflow/seeds.yaml", plan=plan)
+
+
+def test_replicates_sharing_a_baseline_seed_are_refused():
+    config = yaml.safe_load((ROOT / "params.yaml").read_text())
+    config["seeds"] = {**config["seeds"], "enabled": True, "baseline_seed_stride": 3}  # seeds 0..4, 3..7: overlap
+    with pytest.raises(pipeline.HypermanError, match="seeds.baseline_seed_stride 3 must exceed max - min of "
+                                                     r"baseline.seeds \(4\)"):
+        pipeline.seed_runs(config)
+    assert pipeline.seed_runs({**config, "seeds": {**config["seeds"], "baseline_seed_stride": 5}}) == [
+        f"seeds/rep{r}" for r in range(1, config["seeds"]["replicates"])]
+
+
 def test_a_beta_of_zero_turns_the_function_space_term_off_and_names_parse_back():
     train = {"lambda": 30000, "function_weight": 2.0, "diversity": "both", "seed": 0}
     config = {"train": train, "sweep": {"lambdas": [1e4, "inf"], "function_weights": [0, 2], "seeds": [3]}}
@@ -176,11 +222,12 @@ def test_bad_params_stop_snakemake_with_the_key(tmp_path):
     assert "train.steps: bad value -5" in result.stdout + result.stderr
 
 
-CLI_NAME = {"train_baseline": "train-baseline", "train_snapshot": "train-snapshot", "noise_ensemble": "noise-ensemble"}
+CLI_NAME = {"train_baseline": "train-baseline", "train_snapshot": "train-snapshot", "noise_ensemble": "noise-ensemble",
+            "seeds_report": "seeds-report"}
 
 
 @pytest.mark.parametrize("kind", ["prepare", "train", "train_baseline", "train_snapshot", "noise_ensemble", "sample",
-                                  "evaluate", "distill", "report"])
+                                  "evaluate", "distill", "report", "seeds_report"])
 def test_every_module_a_stage_loads_is_one_of_its_code_inputs(kind):
     """The computed dependencies against what Python really imports for `hyperman <stage>`."""
     probe = ("import json, sys\nfrom hyperman import cli\n"

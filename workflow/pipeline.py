@@ -17,7 +17,8 @@ Run names: "main" is the configuration in params.yaml; sweep runs (workflow/swee
 "lambda<λ>-seed<s>", or "lambda<λ>-beta<β>-seed<s>" when the sweep also varies
 the function-space weight β ("lambdainf" = the no-diversity ablation), and
 override only train.lambda, train.function_weight, train.diversity and
-train.seed.
+train.seed. The seeds study's replicates (workflow/seeds_grid.py) are named
+"seeds/rep<r>": train.seed + r, and their own deep ensemble's seeds.
 """
 
 from __future__ import annotations
@@ -42,10 +43,13 @@ from hyperman.distillation import DistillConfig  # noqa: E402
 from hyperman.evaluation import EvalConfig  # noqa: E402
 from hyperman.noise_ensemble import NoiseConfig  # noqa: E402
 from hyperman.sampling import SampleConfig  # noqa: E402
+from hyperman.seeds_report import SEEDS, SEEDS_TABLE  # noqa: E402
 from hyperman.training import TrainConfig  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "workflow"))
 from sweep_grid import run_overrides, sweep_runs  # noqa: E402, F401 (sweep_runs: the Snakefile's and tests' entry)
+import seeds_grid  # noqa: E402
+from seeds_grid import replicate, seed_runs  # noqa: E402, F401 (seed_runs: the Snakefile's and tests' entry)
 
 PACKAGE = "hyperman"
 
@@ -145,7 +149,7 @@ def data_dir(dataset: str) -> str:
 
 
 def _suffix(run: str) -> str:
-    return "" if run == "main" else "_" + run.replace("-", "_").replace(".", "p")
+    return "" if run == "main" else "_" + run.replace("-", "_").replace(".", "p").replace("/", "_")
 
 
 def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
@@ -157,7 +161,8 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
     limits_test = ["--limit-test", str(data_cfg.get("limit_test", 0))]
     data_keys = ["data.limit_train"]
     base = f"results/{run}"
-    baseline_dirs = [f"results/baselines/seed{s}" for s in config["baseline"]["seeds"]]
+    baseline_dirs = [f"results/baselines/seed{s}" for s in seeds_grid.baseline_seeds(config, run)]
+    in_seeds_study = replicate(run) is not None  # the main run or a replicate of `make seeds`
 
     if kind == "prepare":
         dataset = dataset or data_cfg["dataset"]
@@ -167,10 +172,11 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                      {"data": data_dir(dataset) + "/"}, ["data.val_size", "data.split_seed"], stage_code("prepare"))
 
     if kind == "train":
-        overrides = run_overrides(run, config["train"])
-        flags, keys = settings.to_argv(TrainConfig, {**config["train"], **overrides}, "train")
+        train = config["train"]
+        overrides = seeds_grid.train_overrides(run, train) if in_seeds_study else run_overrides(run, train)
+        flags, keys = settings.to_argv(TrainConfig, {**train, **overrides}, "train")
         argv = ["hyperman", "train", "--data", data, "--out", f"{base}/hypernet"] + flags + limits_train
-        if run != "main":
+        if not in_seeds_study:  # a sweep run: its name sets these (a replicate's seed is train.seed + r)
             keys = [k for k in keys if k.removeprefix("train.") not in ("lambda", "seed", "diversity",
                                                                          "function_weight")] + ["sweep"]
         return Stage("train" + _suffix(run), "train", argv, {"data": [data + "/"]},
@@ -217,7 +223,8 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
         out = f"{base}/evaluate"
         optional = {"snapshot": ("--snapshots", SNAPSHOT_DIR, "snapshots.pt"),
                     "noise": ("--noise", NOISE_DIR, "noise_ensemble.pt")}
-        extra = [(flag, folder, name) for section, (flag, folder, name) in optional.items() if section in config]
+        extra = [(flag, folder, name) for section, (flag, folder, name) in optional.items()
+                 if section in config and not replicate(run)]  # a seeds replicate: the headline models only
         argv = (["hyperman", "evaluate", "--checkpoint", f"{base}/hypernet/hypernet.pt", "--samples",
                  f"{base}/samples.pt", "--baselines", *[f"{d}/baseline.pt" for d in baseline_dirs],
                  *[arg for flag, folder, name in extra for arg in (flag, f"{folder}/{name}")],
@@ -260,6 +267,15 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
         return Stage("report" + _suffix(run), "report", argv, inputs, {"report": f"{base}/report/"},
                      ["sweep"] if sweep else [], stage_code("report"))
 
+    if kind == "seeds_report":  # every replicate's evaluation → mean ± sd and seed-aware intervals
+        evaluations = [f"results/{r}/evaluate" for r in seeds_grid.replicate_runs(config)]
+        out = seeds_grid.REPORT_DIR
+        argv = ["hyperman", "seeds-report", "--evaluate", *evaluations, "--out", out]
+        return Stage("seeds_report", "seeds_report", argv,
+                     {"evaluation": [f"{e}/{outputs.METRICS}" for e in evaluations]},
+                     {"seeds": f"{out}/{SEEDS}", "table": f"{out}/{SEEDS_TABLE}"},
+                     ["seeds.replicates"], stage_code("seeds_report"), metrics=[f"{out}/{SEEDS}"])
+
     raise ValueError(f"unknown stage kind {kind!r}")
 
 
@@ -268,11 +284,15 @@ def all_stages(config: dict) -> list[Stage]:
     data_cfg = config["data"]
     datasets = list(dict.fromkeys([data_cfg["dataset"], data_cfg["ood_dataset"]]))
     stages = [stage(config, "prepare", dataset=d) for d in datasets]
-    stages += [stage(config, "train_baseline", seed=s) for s in config["baseline"]["seeds"]]
+    replicates = seed_runs(config)
+    baseline_seeds = [s for run in ["main", *replicates] for s in seeds_grid.baseline_seeds(config, run)]
+    stages += [stage(config, "train_baseline", seed=s) for s in baseline_seeds]
     stages += [stage(config, kind) for kind, section in OPTIONAL_BASELINES.items() if section in config]
-    for run in ["main"] + sweep_runs(config):
+    for run in ["main"] + sweep_runs(config) + replicates:
         stages += [stage(config, kind, run) for kind in ("train", "sample", "evaluate")]
     stages += [stage(config, "distill"), stage(config, "report")]
+    if replicates:
+        stages.append(stage(config, "seeds_report"))
     return stages
 
 

@@ -50,5 +50,5 @@ def gpus(section):
 
 wildcard_constraints:
     dataset="mnist|fashion-mnist|cifar10",
-    run="main|lambda([0-9.]+|inf)(-beta[0-9.]+)?-seed[0-9]+",
+    run="main|lambda([0-9.]+|inf)(-beta[0-9.]+)?-seed[0-9]+|seeds/rep[0-9]+",
     seed="[0-9]+",

@@ -14,3 +14,21 @@ rule report:
         "logs/benchmarks/{run}/report.tsv"
     shell:
         "{params.cmd} > {log} 2>&1"
+
+
+rule seeds_report:
+    """The seeds study's table: every replicate's evaluation → mean ± sd and seed-aware intervals (`make seeds`)."""
+    input:
+        unpack(inputs_of("seeds_report")),
+        code=pipeline.stage_code("seeds_report"),
+    output:
+        seeds=f"{pipeline.seeds_grid.REPORT_DIR}/{pipeline.SEEDS}",
+        table=f"{pipeline.seeds_grid.REPORT_DIR}/{pipeline.SEEDS_TABLE}",
+    params:
+        cmd=command_of("seeds_report"),
+    log:
+        "logs/seeds/report.log",
+    benchmark:
+        "logs/benchmarks/seeds/report.tsv"
+    shell:
+        "{params.cmd} > {log} 2>&1"
