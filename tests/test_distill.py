@@ -122,7 +122,8 @@ def test_cli_end_to_end(hypernet, tmp_path, with_distill_stage):
                        "--limit-test", "100"])
     assert status == 0
     metrics = json.loads((out / METRICS).read_text())
-    assert set(metrics["distilled"]) == {"accuracy", "nll", "ece", "ood_auroc_entropy", "train_seconds"}
+    assert set(metrics["distilled"]) == {"accuracy", "nll", "ece", "ood_auroc_entropy", "train_seconds", "compute"}
+    assert metrics["distilled"]["compute"]["train_flops"] > metrics["distilled"]["compute"]["image_net_passes"] > 0
     assert set(metrics["teacher"]) == {"mode", "nets", "accuracy", "nll", "ece", "ood_auroc_entropy"}
     assert metrics["teacher"]["mode"] == "fresh" and metrics["teacher"]["nets"] == 3
     student = checkpoint.load(out / CHECKPOINT, kind="target")
