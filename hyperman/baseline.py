@@ -148,7 +148,6 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
     check_config(config)
     device = resolve_device(device_name)
     stage = "train-snapshot" if config.snapshot_cycles else "train-baseline"
-    out_folder.check(out, stage, resume, force)  # a refusal before the lock leaves not even a .lock
     with checkpoint.OutputLock(out):
         out_folder.claim(out, stage, resume, force, log)
         target = get_target(config.target)

@@ -193,7 +193,6 @@ def distill(config: DistillConfig, hypernet_path: Path, data_dir: Path, out: Pat
     if ood_dir is not None:
         ood = load_dataset(Path(ood_dir), limit_train=1, limit_test=limit_test)
         _check_shape(ood, target, Path(ood_dir))
-    out_folder.check(out, "distill", resume, force)  # a refusal before the lock leaves not even a .lock
     with checkpoint.OutputLock(out):
         out_folder.claim(out, "distill", resume, force, log)
         return _distill_locked(config, hypernet_path, model, hyper_config, target, data, ood, out, device,

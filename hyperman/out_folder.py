@@ -75,8 +75,7 @@ def check(out: Path, stage: str, resume: bool, force: bool) -> bool:
 
     Resume: fine unless the folder holds another kind of run. Fresh start:
     refused when the folder holds a run of this stage, unless `force`. Only
-    reads: call it before taking the output lock too, so that a refusal
-    leaves even an existing folder byte for byte as it was (no .lock)."""
+    reads: a refusal leaves the folder as it was."""
     kind = KIND_OF_STAGE.get(stage, stage)
     runs = held(out)
     _refuse_other_kinds(out, stage, kind, runs)

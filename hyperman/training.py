@@ -224,7 +224,6 @@ def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | Non
     except ValueError as error:
         raise TrainingError(str(error)) from None
     if not distributed.launched():
-        out_folder.check(out, "train", resume, force)  # a refusal before the lock leaves not even a .lock
         with checkpoint.OutputLock(out):
             out_folder.claim(out, "train", resume, force, log)
             return _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
