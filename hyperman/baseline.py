@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, compute, metrics
+from . import checkpoint, compute, metrics, out_folder
 from .augment import random_shift
 from .data import load_dataset
 from .device import resolve_device, to_device
@@ -137,7 +137,7 @@ def _check_resumable(path: Path, payload: dict, config: BaselineConfig) -> dict:
 
 
 def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_name: str = "auto",
-                   resume: bool = False, log=None) -> dict:
+                   resume: bool = False, log=None, force: bool = False) -> dict:
     """Train one net; checkpoint after every epoch (atomic), resumable exactly.
 
     Writes OUT/epochs.pt (every epoch's θ and cumulative seconds, see
@@ -147,7 +147,9 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     check_config(config)
     device = resolve_device(device_name)
+    stage = "train-snapshot" if config.snapshot_cycles else "train-baseline"
     with checkpoint.OutputLock(out):
+        out_folder.claim(out, stage, resume, force, log)
         target = get_target(config.target)
         data = load_dataset(data_dir, limit_train=config.limit_train)
         if tuple(data.image_shape) != target.input_shape:

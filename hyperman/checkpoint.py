@@ -161,6 +161,7 @@ class OutputLock:
 
         folder = check_out_folder(self.path.parent)
         self.created = not folder.exists()
+        self.created_file = not self.path.exists()
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self.handle = open(self.path, "a+")
@@ -176,10 +177,13 @@ class OutputLock:
         return self
 
     def __exit__(self, *exc) -> None:
-        """Unlock; a folder this run created and left empty (it failed before writing) goes again."""
+        """Unlock; a lock file this run created goes again (removed while still locked), and so does a
+        folder it created and left empty (it failed before writing). So a refused run leaves an existing
+        folder byte for byte as it was, and a finished one holds only its outputs."""
+        folder = self.path.parent
+        if self.created_file:
+            self.path.unlink(missing_ok=True)
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()
-        folder = self.path.parent
-        if self.created and folder.is_dir() and [p.name for p in folder.iterdir()] == [self.path.name]:
-            self.path.unlink()
+        if self.created and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()

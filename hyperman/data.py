@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HypermanError
-from . import manifest as manifests
+from . import manifest as manifests, out_folder
 from .files import check_out_folder, replace_dir_atomically, sha256_file
 
 IDX_FILES = (
@@ -142,6 +142,7 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
             val_size: int = 5000, seed: int = 0, log=print) -> dict:
     """Prepare `dataset` under `out` and return its manifest. Raises DataError on any failure."""
     out = check_out_folder(out)
+    out_folder.check_replaceable(out, "prepare")  # before any download: refused at once
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if isinstance(val_size, bool) or not isinstance(val_size, int) or val_size < 1:
@@ -204,7 +205,7 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
                 (raw / name).write_bytes(data)
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
-        replace_dir_atomically(out, build)
+        replace_dir_atomically(out, build, "prepare")
         log(f"prepared {dataset} from {label} in {out}")
         return manifest
 
@@ -281,7 +282,7 @@ def _prepare_cifar(out: Path, source_dir: Path | None, download: bool, val_size:
             shutil.copytree(folder, staging / "cifar-10-batches-py")
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
-        replace_dir_atomically(out, build)
+        replace_dir_atomically(out, build, "prepare")
     log(f"prepared cifar10 from {source} in {out}")
     return manifest
 

@@ -34,7 +34,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, compute, metrics, outputs
+from . import checkpoint, compute, metrics, out_folder, outputs
 from .data import Dataset, load_dataset
 from .device import resolve_device, to_device
 from .errors import HypermanError
@@ -174,7 +174,7 @@ def _check_shape(data: Dataset, target: Target, where: Path) -> None:
 
 def distill(config: DistillConfig, hypernet_path: Path, data_dir: Path, out: Path, device_name: str = "auto",
             resume: bool = False, ood_dir: Path | None = None, limit_test: int | None = None, log=None,
-            on_batch: Callable[[dict], None] | None = None) -> dict:
+            on_batch: Callable[[dict], None] | None = None, force: bool = False) -> dict:
     """Distil (or resume distilling) the hypernetwork at `hypernet_path` into one student net.
 
     Writes out/student.pt and out/distill_metrics.json and returns the metrics.
@@ -194,6 +194,7 @@ def distill(config: DistillConfig, hypernet_path: Path, data_dir: Path, out: Pat
         ood = load_dataset(Path(ood_dir), limit_train=1, limit_test=limit_test)
         _check_shape(ood, target, Path(ood_dir))
     with checkpoint.OutputLock(out):
+        out_folder.claim(out, "distill", resume, force, log)
         return _distill_locked(config, hypernet_path, model, hyper_config, target, data, ood, out, device,
                                resume, log, on_batch)
 

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from . import partial
+from . import out_folder, partial
 from .errors import OutputError
 
 
@@ -66,11 +66,14 @@ def write_json_atomic(path: Path, data: dict, **dump_options) -> None:
     write_text_atomic(path, json.dumps(partial.stamp(data), indent=1, **dump_options) + "\n")
 
 
-def replace_dir_atomically(out: Path, build: Callable[[Path], None]) -> None:
+def replace_dir_atomically(out: Path, build: Callable[[Path], None], stage: str) -> None:
     """Call build(staging) on a temporary sibling folder, then swap it in for `out`.
 
-    If build raises, `out` is left exactly as it was (absent or the old version)."""
+    If build raises, `out` is left exactly as it was (absent or the old version).
+    Only `stage`'s own earlier output is replaced (hyperman.out_folder.check_replaceable):
+    a folder holding anything else is refused before build runs."""
     out = check_out_folder(out)
+    out_folder.check_replaceable(out, stage)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, compute, metrics
+from . import checkpoint, compute, metrics, out_folder
 from .baseline import load_target_net
 from .data import load_dataset
 from .device import resolve_device
@@ -112,7 +112,8 @@ def noise_ensemble(baseline: Path, data_dir: Path, out: Path, config: NoiseConfi
     per α) and OUT/noise_summary.json (the choice, the table, the single net's
     own validation scores for reference)."""
     check_config(config)
-    check_out_folder(out)  # before any work: the user's file is never replaced by the folder
+    check_out_folder(out)  # before any work: the user's file (or another run's folder) is never replaced
+    out_folder.check_replaceable(Path(out), "noise-ensemble")
     device = resolve_device(device_name)
     target, theta, _ = load_target_net(baseline)
     data = load_dataset(data_dir)
@@ -142,7 +143,8 @@ def noise_ensemble(baseline: Path, data_dir: Path, out: Path, config: NoiseConfi
         write_text_atomic(staging / TABLE, _table(rows))
         write_json_atomic(staging / SUMMARY, summary)
 
-    replace_dir_atomically(Path(out), build)  # two runs on one OUT: the last complete one wins, never a mix
+    # two runs on one OUT: the last complete one wins, never a mix
+    replace_dir_atomically(Path(out), build, "noise-ensemble")
     return summary
 
 

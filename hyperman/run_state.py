@@ -26,48 +26,6 @@ from .objective import NeighbourQueue
 CHECKPOINT = "hypernet.pt"
 LOG = "train_log.jsonl"
 SUMMARY = "train_summary.json"
-PREVIOUS = ".previous"  # a fresh start's predecessor, set aside until the new run finishes
-
-
-def set_aside(out: Path) -> None:
-    """Move the outputs of an earlier run in `out` into out/.previous before a fresh start writes.
-
-    Why not delete them: a fresh start that fails (a NaN at step 3, a full
-    disk) must leave the user's finished run as it was (`put_back`); only a
-    fresh run that finishes replaces it (`drop_previous`). A predecessor
-    already set aside by an interrupted fresh start stays: it is the last
-    finished run, and the interrupted one's files are what a fresh start
-    discards."""
-    previous = out / PREVIOUS
-    if previous.exists():
-        return
-    present = [out / name for name in (CHECKPOINT, SUMMARY, LOG) if (out / name).exists()]
-    if present:
-        previous.mkdir()
-        for path in present:
-            path.replace(previous / path.name)
-
-
-def put_back(out: Path) -> bool:
-    """Undo `set_aside` after a failed fresh start: the earlier run's files return exactly as they were."""
-    previous = out / PREVIOUS
-    if not previous.is_dir():
-        return False
-    for name in (CHECKPOINT, SUMMARY, LOG):
-        (out / name).unlink(missing_ok=True)
-    for path in previous.iterdir():
-        path.replace(out / path.name)
-    previous.rmdir()
-    return True
-
-
-def drop_previous(out: Path) -> None:
-    """The new run finished: what `set_aside` kept is replaced for good."""
-    previous = out / PREVIOUS
-    if previous.is_dir():
-        for path in previous.iterdir():
-            path.unlink()
-        previous.rmdir()
 
 
 class TrainingError(HypermanError):
@@ -137,8 +95,7 @@ class RunState:
         elif main:
             if resume:
                 log(f"--resume: no checkpoint in {out}, starting from scratch")
-            out.mkdir(parents=True, exist_ok=True)
-            set_aside(out)
+            out.mkdir(parents=True, exist_ok=True)  # an earlier run here was refused or moved aside (out_folder)
             log_path.write_text("")
         if main:  # temp files of atomic writes cut short by a kill: never read, only clutter
             for name in (CHECKPOINT, LOG):

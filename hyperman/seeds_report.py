@@ -268,5 +268,5 @@ def build(cfg: SeedsReportConfig) -> dict:
         (folder / SEEDS).write_text(json.dumps(summary, indent=1) + "\n")
         (folder / SEEDS_TABLE).write_text(markdown(summary))
 
-    replace_dir_atomically(Path(cfg.out), write)
+    replace_dir_atomically(Path(cfg.out), write, "seeds-report")
     return summary

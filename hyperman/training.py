@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, compute, distributed, metrics
+from . import checkpoint, compute, distributed, metrics, out_folder
 from .augment import random_shift
 from .data import load_dataset
 from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
@@ -43,7 +43,7 @@ from .hypernetwork import LATENT_DISTRIBUTIONS, NORMS, HyperNetwork
 from .objective import (DISTANCES, DIVERSITY_MODES, PROBE_FAMILIES, WEIGHT_ENTROPIES, NeighbourQueue, Objective,
                         ce_weight, check_settings, cross_entropy, diversity_mode, draw_probes, objective,
                         uses_function)
-from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError, drop_previous, put_back
+from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError
 from . import settings
 from .settings import pixels, setting
 from .symmetry import gauge_fix
@@ -210,8 +210,11 @@ def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta:
 
 
 def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | None = None, resume: bool = False,
-          log=None) -> dict:
-    """Train (or resume) a hypernetwork; returns the summary also written to out/train_summary.json."""
+          log=None, force: bool = False) -> dict:
+    """Train (or resume) a hypernetwork; returns the summary also written to out/train_summary.json.
+
+    A fresh start into a folder holding an earlier run is refused unless
+    `force`, which moves that run to a sibling folder first (hyperman.out_folder)."""
     out = Path(out)
     device_name = device_name or config.device
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
@@ -222,15 +225,8 @@ def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | Non
         raise TrainingError(str(error)) from None
     if not distributed.launched():
         with checkpoint.OutputLock(out):
-            try:
-                summary = _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
-            except HypermanError as error:
-                if not resume and put_back(out):
-                    raise TrainingError(f"{error} This fresh run's files were dropped: {out} holds the previous "
-                                        "run again, as it was.") from None
-                raise
-            drop_previous(out)
-            return summary
+            out_folder.claim(out, "train", resume, force, log)
+            return _train_locked(config, Path(data_dir), out, resolve_device(device_name), resume, log)
     with contextlib.ExitStack() as stack:
         ctx = distributed.init(device_name)
         stack.callback(distributed.shutdown)
@@ -238,13 +234,14 @@ def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | Non
             raise TrainingError(f"--nets-per-step {config.nets_per_step} does not divide by the {ctx.world_size} "
                                 "processes of torchrun; pick a multiple of --nproc-per-node")
         refusal = None
-        if ctx.is_main:  # only rank 0 writes, so only rank 0 holds the lock
+        if ctx.is_main:  # only rank 0 writes, so only rank 0 holds the lock and looks into the folder
             try:
                 stack.enter_context(checkpoint.OutputLock(out))
-            except checkpoint.CheckpointError as error:
+                out_folder.claim(out, "train", resume, force, log)
+            except HypermanError as error:
                 refusal = error
         if not distributed.all_agree(refusal is None, ctx.device):
-            raise refusal or TrainingError(f"rank 0 could not lock {out} (see its message); nothing was written")
+            raise refusal or TrainingError(f"rank 0 refused {out} (see its message); nothing was written")
         return _train_locked(config, Path(data_dir), out, ctx.device, resume,
                              log if ctx.is_main else (lambda message: None), ctx)
 

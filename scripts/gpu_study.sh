@@ -45,6 +45,9 @@ while IFS=$'\t' read -r name command; do
   fi
   read -r -a argv <<< "$command"
   [ "${argv[0]}" = hyperman ] || die "unexpected command for $name: $command"
+  case "$name" in  # a rerun of the study starts training afresh: the earlier run moves to OUT.previous-<UTC time>
+    train*|distill*) argv+=(--force) ;;
+  esac
   tick=$SECONDS
   "$PYTHON" -m hyperman "${argv[@]:1}" > "logs/gpu_study/$name.log" 2>&1 \
     || { tail -20 "logs/gpu_study/$name.log" >&2; die "$name failed (log: logs/gpu_study/$name.log)"; }

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .. import checkpoint, metrics, outputs
+from .. import checkpoint, metrics, out_folder, outputs
 from ..device import resolve_device, synchronize
 from ..files import write_text_atomic
 from .adversarial import adversarial_part
@@ -72,9 +72,10 @@ def _timed(parts: dict, name: str, device: torch.device):
 
 def evaluate(cfg: EvalConfig, log=print) -> dict:
     """Run every evaluation and write OUT/metrics.json and the CSV tables; returns the metrics."""
+    out = Path(cfg.out)
+    out_folder.refuse_other_runs(out, "evaluate")  # its own earlier output is replaced: the usual rerun
     device = resolve_device(cfg.device)
     inputs = load_inputs(cfg, device)
-    out = Path(cfg.out)
     with checkpoint.OutputLock(out):
         for name in outputs.FILES:  # a failed run must not leave the previous run's figures behind
             (out / name).unlink(missing_ok=True)

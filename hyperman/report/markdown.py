@@ -104,6 +104,6 @@ def build_report(cfg: ReportConfig, log=print) -> dict:
             log(f"figure {stem}")
         (tmp / "report.md").write_text(markdown(cfg, inputs, written, skipped))
 
-    replace_dir_atomically(out, build)
+    replace_dir_atomically(out, build, "report")
     return {"figures": [f for *_, files in written for f in files], "skipped": [s for s, *_ in skipped],
             "report": str(out / "report.md")}

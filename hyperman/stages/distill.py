@@ -9,7 +9,8 @@ once (--teacher fixed) or M new nets for every batch (--teacher fresh, the
 Writes OUT/student.pt (atomic "target" checkpoint: θ, optimizer, epoch, RNG
 state, config; loadable like a baseline net) and OUT/distill_metrics.json
 (student and teacher accuracy, NLL, ECE, and OOD AUROC of predictive entropy
-with --ood-data). --resume continues a stopped run exactly. Bad input exits
+with --ood-data). --resume continues a stopped run exactly; --force starts afresh over an
+earlier run, moved to OUT.previous-<UTC time>. Bad input exits
 with status 2 and writes nothing."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import partial, settings
+from .. import out_folder, partial, settings
 from ..distillation import DistillConfig, distill
 
 
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ood-data", type=Path, default=None,
                         help="prepared out-of-distribution dataset for the entropy AUROC (e.g. data/fashion-mnist)")
     settings.add_device_argument(parser)
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/student.pt if it exists")
+    out_folder.add_arguments(parser, "student.pt")
     partial.add_argument(parser)
 
 
@@ -43,7 +44,7 @@ def config_from_args(args: argparse.Namespace) -> DistillConfig:
 def run(args: argparse.Namespace) -> int:
     partial.allow(args.allow_partial)
     metrics = distill(config_from_args(args), args.checkpoint, args.data, args.out, args.device, args.resume,
-                      args.ood_data, args.limit_test)
+                      args.ood_data, args.limit_test, force=args.force)
     student, teacher = metrics["distilled"], metrics["teacher"]
     print(f"student accuracy {student['accuracy']:.4f} (teacher of {teacher['nets']} {teacher['mode']} nets "
           f"{teacher['accuracy']:.4f}) in {student['train_seconds']:.0f} s", file=sys.stderr)

@@ -7,7 +7,8 @@ OUT/baseline_summary.json, and OUT/epochs.pt: every epoch's weights (E, D)
 and the cumulative training seconds at the end of each epoch, for ensembles
 of k members after e epochs against their training time (equal compute;
 hyperman.baseline.load_epochs reads it). --resume continues from the last
-finished epoch."""
+finished epoch; --force starts afresh over an earlier run, moved to
+OUT.previous-<UTC time>."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import settings
+from .. import out_folder, settings
 from ..baseline import BaselineConfig, train_baseline
 
 
@@ -24,11 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser, snapshots: bool = False) -> N
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     settings.add_arguments(parser, BaselineConfig, exclude=() if snapshots else ("snapshot_cycles",))
     settings.add_device_argument(parser)
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/baseline.pt if it exists")
+    out_folder.add_arguments(parser, "baseline.pt")
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = train_baseline(settings.from_args(BaselineConfig, args), args.data, args.out, args.device, args.resume)
+    summary = train_baseline(settings.from_args(BaselineConfig, args), args.data, args.out, args.device, args.resume,
+                             force=args.force)
     print(f"baseline seed {args.seed}: val acc {summary['val_acc']:.4f} in {summary['train_seconds']:.0f} s",
           file=sys.stderr)
     return 0

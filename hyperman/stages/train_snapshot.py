@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     if args.snapshot_cycles < 1:
         raise ConfigError(f"--snapshot-cycles must be at least 1 (the members of the ensemble), got "
                           f"{args.snapshot_cycles}")
-    summary = train(settings.from_args(BaselineConfig, args), args.data, args.out, args.device, args.resume)
+    summary = train(settings.from_args(BaselineConfig, args), args.data, args.out, args.device, args.resume,
+                    force=args.force)
     print(f"snapshot ensemble seed {args.seed}: {args.snapshot_cycles} members at epochs {summary['snapshot_epochs']} "
           f"in {summary['train_seconds']:.0f} s (last member val acc {summary['val_acc']:.4f})", file=sys.stderr)
     return 0
