@@ -208,6 +208,8 @@ def _lenet5() -> Target:
       convolution SAME as ours does, but its third layer is a 5×5 convolution with 120 filters on the 7×7×16 map
       (flattened to 5,880 features) instead of dense 120, followed by dense 84 and 10: about 545k parameters, 5×
       ours, most of them in dense 84. Its README rounds the model to "60K" parameters, the classic LeNet-5's size.
+      `Layer` could express that net too (a third convolution with pool 1); `lenet5` keeps dense 120, as
+      torch-uncertainty and the classic LeNet-5 (whose C5 is a 5×5 convolution on a 5×5 map: a dense layer) have it.
     """
     return _cnn("lenet5", (1, 28, 28), [(6, 5), (16, 5)], [120, 84])
 
