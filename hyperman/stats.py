@@ -262,3 +262,23 @@ def mcnemar(correct_a: torch.Tensor, correct_b: torch.Tensor) -> dict:
     a, b = correct_a.bool().flatten(), correct_b.bool().flatten()
     a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
     return {"a_only": a_only, "b_only": b_only, "p_value": binomial_two_sided(a_only, a_only + b_only)}
+
+
+def bootstrap_scores(probs: torch.Tensor, labels: torch.Tensor, resamples: int = RESAMPLES, seed: int = 0,
+                     level: float = LEVEL, bins: int = metrics.ECE_BINS) -> dict[str, dict]:
+    """Accuracy, NLL and ECE of ONE predictor (T, C), each {estimate, low, high}: a percentile interval over
+    bootstrap resamples of the test images, all three from the same resamples. Why unpaired: a figure set
+    beside a published one (benchmarks/lenet5_reference.py) has no second model on the same images."""
+    n = _check_paired(probs, labels)
+    per_image = torch.stack([(probs.argmax(-1) == labels).double(), metrics.nll_per_image(probs, labels)], 1)
+    columns = _ece_columns(probs, labels, bins)
+    generator = torch.Generator().manual_seed(seed)
+    means, ece = [], []
+    for counts in resample_counts(n, resamples, generator):
+        means.append(counts @ per_image / n)
+        ece.append((counts @ columns).abs().sum(-1) / n)
+    samples = {"accuracy": torch.cat(means)[:, 0], "nll": torch.cat(means)[:, 1], "ece": torch.cat(ece)}
+    estimates = {"accuracy": float(per_image[:, 0].mean()), "nll": float(per_image[:, 1].mean()),
+                 "ece": metrics.ece(probs, labels, bins)}
+    return {name: dict(zip(("estimate", "low", "high"), (estimates[name], *percentile_interval(s, level))))
+            for name, s in samples.items()}

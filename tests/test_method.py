@@ -13,8 +13,9 @@ from hyperman.targets import TARGETS, get_target
 torch.set_default_dtype(torch.float32)
 
 
-@pytest.fixture(params=["mnist_cnn", "cifar_cnn"])
+@pytest.fixture(params=sorted(TARGETS))
 def target(request):
+    """Every registered target: a new one must pass the forward, symmetry and hypernetwork properties."""
     return TARGETS[request.param]
 
 
@@ -44,15 +45,26 @@ def test_batched_forward_matches_a_per_net_loop(target, method):
     assert batched.shape == (3, 5, target.num_classes)
 
 
-def test_forward_matches_torch_modules():
-    """The flat unit-major layout computes what the equivalent nn.Sequential computes."""
-    target = get_target("mnist_cnn")
+def _torch_module(name: str) -> torch.nn.Sequential:
+    """The nn.Sequential each registered CNN stands for, written out by hand (SAME padding: kernel // 2)."""
+    nn = torch.nn
+    if name == "mnist_cnn":
+        return nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(32, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Linear(784, 8), nn.ReLU(), nn.Linear(8, 10))
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # lenet5
+                         nn.Conv2d(6, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(784, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                         nn.Linear(84, 10))
+
+
+@pytest.mark.parametrize("name", ["mnist_cnn", "lenet5"])
+def test_forward_matches_torch_modules(name):
+    """The flat unit-major layout computes what the equivalent nn.Sequential computes, with as many weights."""
+    target, net = get_target(name), _torch_module(name)
+    assert target.num_params == sum(p.numel() for p in net.parameters())
     theta = target.init(1, torch.Generator().manual_seed(3))
     rows = target.rows(theta)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 16, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(784, 8), torch.nn.ReLU(), torch.nn.Linear(8, 10))
     modules = [m for m in net if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     with torch.no_grad():
         for module, r in zip(modules, rows):
@@ -60,6 +72,12 @@ def test_forward_matches_torch_modules():
             module.bias.copy_(r[0, :, -1])
     x = _images(target, 4)
     torch.testing.assert_close(target.forward(theta, x)[0], net(x), atol=1e-5, rtol=1e-4)
+
+
+def test_lenet5_is_the_reference_size():
+    # conv1 6·(25+1) + conv2 16·(150+1) + fc 120·(784+1) + fc 84·(120+1) + out 10·(84+1); 4.5× cheaper than mnist_cnn
+    assert get_target("lenet5").num_params == 6 * 26 + 16 * 151 + 120 * 785 + 84 * 121 + 10 * 85 == 107_786
+    assert get_target("lenet5").flops_per_image() == 1_386_000
 
 
 def _transformed(target, theta, seed):

@@ -173,3 +173,25 @@ def test_holm_against_a_hand_computed_example():
     assert stats.holm([]) == []
     with pytest.raises(ValueError, match="p-values"):
         stats.holm([1.5])
+
+
+def test_bootstrap_scores_of_one_model_bracket_its_metrics_with_the_binomial_width():
+    """Estimates are the metrics on all images; the accuracy interval is about ± 1.96 · √(p(1 − p)/n)."""
+    g = torch.Generator().manual_seed(5)
+    n, p = 4000, 0.9
+    labels = torch.randint(10, (n,), generator=g)
+    right = torch.rand(n, generator=g) < p
+    predicted = torch.where(right, labels, (labels + 1) % 10)
+    probs = torch.full((n, 10), 0.02).scatter_(1, predicted[:, None], 0.82)
+    probs = probs + 0.05 * torch.rand(n, 10, generator=g)
+    probs = probs / probs.sum(-1, keepdim=True)
+    out = stats.bootstrap_scores(probs, labels, resamples=1000, seed=1)
+    assert out["accuracy"]["estimate"] == pytest.approx(float(metrics.accuracy(probs, labels)))
+    assert out["nll"]["estimate"] == pytest.approx(float(metrics.nll(probs, labels)))
+    assert out["ece"]["estimate"] == pytest.approx(metrics.ece(probs, labels))
+    for name in ("accuracy", "nll", "ece"):
+        assert out[name]["low"] < out[name]["estimate"] < out[name]["high"], name
+    acc = out["accuracy"]["estimate"]
+    expected = 2 * 1.96 * math.sqrt(acc * (1 - acc) / n)
+    assert out["accuracy"]["high"] - out["accuracy"]["low"] == pytest.approx(expected, rel=0.15)
+    assert stats.bootstrap_scores(probs, labels, resamples=1000, seed=1) == out  # seeded
