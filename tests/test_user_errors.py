@@ -376,20 +376,24 @@ def _altered_index() -> str:
     return json.dumps(manifest)
 
 
-def _manifest(**changes) -> str:
-    manifest = json.loads((MNIST / "manifest.json").read_text())
-    manifest.update(changes)
-    return json.dumps(manifest)
+def _manifest(**changes):
+    """A function giving the real manifest with `changes`: called in the test, after conftest has prepared the
+    data (a fresh clone has no data/ when the tests are collected)."""
+    def text() -> str:
+        manifest = json.loads((MNIST / "manifest.json").read_text())
+        manifest.update(changes)
+        return json.dumps(manifest)
+    return text
 
 
 @pytest.mark.parametrize("text, words", [
     ("garbage{", "not JSON"), ("", "not JSON"), ("[]", "holds a list"), ("{}", "unknown dataset"),
     (_manifest(validation={"size": 3}), "no validation indices"), (_manifest(dataset="foo"), "unknown dataset"),
     (_manifest(validation={"size": 1, "seed": 0, "indices": [10 ** 6]}), "validation ind"),
-    (_altered_index(), "do not match its manifest_sha256"),
+    (_altered_index, "do not match its manifest_sha256"),
 ])
 def test_a_bad_manifest_is_one_line(tmp_path, capsys, text, words):
-    data = _data_copy(tmp_path, text)
+    data = _data_copy(tmp_path, text() if callable(text) else text)
     _refused(capsys, ["train", "--data", str(data), *TINY, "--out", str(tmp_path / "run")], "manifest.json", words,
              "hyperman prepare")
     assert not (tmp_path / "run").exists()
