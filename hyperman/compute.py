@@ -1,7 +1,7 @@
 """Training and inference cost in FLOPs: the ruler of every equal-compute comparison.
 
 Why FLOPs and not seconds: wall time moved with thread counts and machine load
-between two runs of the same study (README, "Comparing fairly"), and with it
+between two runs of the same study (README, "Results of the default study"), and with it
 the verdict. A FLOP count is a property of the configuration alone.
 
 Convention (the one of `torch.utils.flop_counter.FlopCounterMode`, which
@@ -31,17 +31,15 @@ def target_train_flops(target: Target) -> int:
     return 3 * sum(per_layer) - per_layer[0]
 
 
-def _mlp_flops(sizes: list[int]) -> int:
-    return sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+def _linear_flops(module) -> int:
+    """Forward FLOPs of every linear layer in `module` for one input row."""
+    return sum(2 * m.in_features * m.out_features for m in _linears(module))
 
 
 def hypernet_forward_flops(model) -> int:
     """FLOPs of G(z) for one latent: the extractor once, each layer's shared generator once per code."""
-    total = _mlp_flops([m.in_features for m in _linears(model.extractor)] + [_linears(model.extractor)[-1].out_features])
-    for count, generator in zip(model.codes_per_layer, model.generators):
-        linears = _linears(generator)
-        total += count * _mlp_flops([m.in_features for m in linears] + [linears[-1].out_features])
-    return total
+    return _linear_flops(model.extractor) + sum(count * _linear_flops(generator) for count, generator
+                                                in zip(model.codes_per_layer, model.generators))
 
 
 def hypernet_train_flops_per_net(model) -> int:
