@@ -70,3 +70,12 @@ def evaluation_files(folder: str, tables: list[str] | tuple[str, ...] | None = N
     """{name without extension: folder/file} of metrics.json and the tables (all by default)."""
     names = (METRICS, *(TABLES if tables is None else tables))
     return {name.split(".")[0]: f"{folder}/{name}" for name in names}
+
+
+def get(tree: dict, dotted: str):
+    """tree["a"]["b"] for "a.b" (a metrics.json key path); KeyError naming the whole path where one is missing."""
+    for key in dotted.split("."):
+        if not isinstance(tree, dict) or key not in tree:
+            raise KeyError(dotted)
+        tree = tree[key]
+    return tree

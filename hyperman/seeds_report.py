@@ -49,14 +49,6 @@ class SeedsReportConfig:
     out: Path = path_setting("folder for seeds.json and seeds.md")
 
 
-def _get(tree: dict, dotted: str):
-    for key in dotted.split("."):
-        if not isinstance(tree, dict) or key not in tree:
-            raise KeyError(dotted)
-        tree = tree[key]
-    return tree
-
-
 def read(folders: list[Path]) -> list[dict]:
     """Every replicate's metrics.json, checked to be replicates of one study."""
     if len(folders) < 2:
@@ -82,7 +74,7 @@ def read(folders: list[Path]) -> list[dict]:
 
 def _has(m: dict, key: str) -> bool:
     try:
-        _get(m, key)
+        outputs.get(m, key)
         return True
     except KeyError:
         return False

@@ -1,5 +1,6 @@
 """Shared fixtures: the real datasets, prepared once per machine into data/ (idempotent)."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,51 @@ def real_data() -> dict[str, Path]:
     prepare("mnist", MNIST, log=quiet)
     prepare("fashion-mnist", FASHION, log=quiet)
     return {"mnist": MNIST, "fashion-mnist": FASHION}
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """A finished G (3 steps) with samples, a finished baseline (1 epoch) and their partial twins: trained once
+    for tests/test_user_errors.py and tests/test_outputs_and_partial.py."""
+    from hyperman.cli import main
+    from user_errors_common import BASE, TRAIN, _partial_copy
+
+    root = tmp_path_factory.mktemp("runs")
+    assert main([*TRAIN, "--out", str(root / "g")]) == 0
+    assert main(["sample", "--checkpoint", str(root / "g" / "hypernet.pt"), "--out", str(root / "samples.pt"),
+                 "--num-nets", "4", "--device", "cpu"]) == 0
+    assert main(["train-baseline", *BASE, "--out", str(root / "b0")]) == 0
+    (root / "gp").mkdir()
+    _partial_copy(root / "g" / "hypernet.pt", root / "gp" / "hypernet.pt", step=1)
+    (root / "bp").mkdir()
+    _partial_copy(root / "b0" / "baseline.pt", root / "bp" / "baseline.pt")
+    shutil.copy(root / "b0" / "epochs.pt", root / "bp" / "epochs.pt")
+    return {"root": root, "g": root / "g" / "hypernet.pt", "gp": root / "gp" / "hypernet.pt",
+            "samples": root / "samples.pt", "b0": root / "b0" / "baseline.pt", "bp": root / "bp" / "baseline.pt"}
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> dict:
+    """A tiny G (20 steps, 12 sampled nets) and two constant baselines whose every figure has a known answer:
+    shared by tests/test_evaluate.py and tests/test_evaluate_models.py."""
+    from evaluate_common import CONSTANT_LOGITS, _constant_net
+    from hyperman import checkpoint, cli
+    from hyperman.targets import get_target
+    from hyperman.training import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("run")
+    config = TrainConfig(steps=20, nets_per_step=4, images_per_net=8, eval_every=10, eval_nets=4, limit_train=500,
+                         latent_dim=8, **PAPER)
+    train(config, MNIST, root / "train", "cpu", log=lambda message: None)
+    target = get_target("mnist_cnn")
+    baselines = []
+    for k in range(2):  # constant predictors: every baseline figure has a known answer
+        path = root / f"baseline{k}.pt"
+        theta = _constant_net(target, CONSTANT_LOGITS[k])
+        checkpoint.save(path, {"kind": "target", "target": "mnist_cnn", "theta": theta, "train_seconds": 1.0 + k,
+                               "config": {}})
+        baselines.append(path)
+    samples = root / "samples.pt"
+    assert cli.main(["sample", "--checkpoint", str(root / "train" / "hypernet.pt"), "--num-nets", "12",
+                     "--seed", "3", "--chunk", "5", "--out", str(samples), "--device", "cpu"]) == 0
+    return {"root": root, "checkpoint": root / "train" / "hypernet.pt", "samples": samples, "baselines": baselines}

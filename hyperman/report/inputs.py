@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import checkpoint, outputs
+from ..outputs import get
 from ..checkpoint import CheckpointError
 from ..errors import HypermanError
 from ..files import sha256_file
@@ -55,14 +56,6 @@ class ReportConfig:
     filter_nets: int = setting(3000, "sampled nets in the filter PCA", param=False)
     conv1_filter: int = setting(0, "conv1 filter to picture", param=False)
     conv2_filter: int = setting(0, "conv2 filter in the PCA", param=False)
-
-
-def get(tree: dict, dotted: str):
-    for key in dotted.split("."):
-        if not isinstance(tree, dict) or key not in tree:
-            raise KeyError(dotted)
-        tree = tree[key]
-    return tree
 
 
 def _json(path: Path, keys: list[str], what: str) -> dict:

@@ -20,7 +20,8 @@ rule sample:
 
 
 rule evaluate:
-    """Ensembles, baselines, diversity, symmetry control, paths, OOD and FGSM on the test set."""
+    """Ensembles, baselines, diversity, symmetry control, paths, OOD and FGSM: the one read of the test set per
+    trained configuration. Nothing is chosen from it: settings are chosen on the validation split (report/choice.py)."""
     input:
         unpack(inputs_of("evaluate")),
         code=pipeline.stage_code("evaluate"),
