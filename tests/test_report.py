@@ -247,15 +247,25 @@ def test_a_set_equal_to_the_probes_is_marked_trained_toward(run):
 
 
 def test_the_targets_benchmark_prints_a_verdict_per_target_of_a_finished_evaluation(run, tmp_path):
-    """benchmarks/diversity_targets.py on a real (tiny) evaluation: every target gets a line and a verdict, the
-    sweep folder a line of its own; a missing evaluation is refused with exit code 2."""
+    """benchmarks/diversity_targets.py on a real (tiny) evaluation: every target gets a line and a verdict that
+    follows the metrics (the member floor, the NLL claim only "met" when its interval lies below 0 and Holm
+    agrees, both OOD scores on the real OOD set), the sweep folder a line of its own; a missing evaluation is
+    refused with exit code 2."""
     script = [sys.executable, str(ROOT / "benchmarks/diversity_targets.py")]
     out = subprocess.run([*script, "--evaluate", str(run["eval"]), "--sweep", str(run["eval"])], capture_output=True,
                          text=True, check=True).stdout.splitlines()
     metrics = json.loads((run["eval"] / "metrics.json").read_text())
-    disagreement = metrics["diversity"]["hypernet"]["disagreement"]
-    line = next(x for x in out if x.startswith("pairwise disagreement"))
-    assert f"{100 * disagreement:.2f} %" in line and ("NOT met" in line) == (disagreement < 0.01)
+    members = metrics["models"]["hypernet_member"]["accuracy"]
+    line = next(x for x in out if x.startswith("mean member"))
+    assert ("NOT met" in line) == (members < 0.988)
+    nll = metrics["comparisons"]["deep_ensemble"]["nll"]
+    line = next(x for x in out if x.startswith("ensemble NLL below"))
+    assert "Holm-adjusted p" in line and f"{nll['estimate']:+.4f}" in line
+    met = "  met  " in line  # the verdict column ("NOT met" has no two spaces before "met")
+    assert met <= (nll["high"] < 0)  # never "met" unless the interval lies below 0
+    assert sum(x.startswith("OOD AUROC (MI) on other dataset") for x in out) == 1
+    assert sum(x.startswith("OOD AUROC (entropy) on other dataset") for x in out) == 1
+    assert not any("uniform noise" in x for x in out)  # synthetic sets are not the target's "real" sets
     assert any(x.startswith("worst of every 100") and "fewer than 100 nets" in x for x in out)  # 12 nets
     assert out[-1].startswith(f"{run['eval']}: members ")
     missing = subprocess.run([*script, "--evaluate", str(tmp_path / "none")], capture_output=True, text=True)
