@@ -94,7 +94,8 @@ class Model:
     def default_nets(self) -> int:
         return DEFAULT_NETS if self.thetas is None else int(self.thetas.shape[0])
 
-    def _count(self, n: int | None) -> int:
+    def count(self, n: int | None) -> int:
+        """n checked against what there is (None: the default, 100 from G or the whole set)."""
         n = self.default_nets if n is None else n
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ConfigError(f"the number of nets must be a whole number >= 1, got {n!r}")
@@ -106,7 +107,7 @@ class Model:
     def sample(self, n: int | None = None, seed: int = 0) -> Sample:
         """n nets (default: 100 from G, all of a fixed set). From G: z drawn with `seed` (the same seed gives
         the same nets), θ = G(z) in eval mode. From a fixed set: its first n members (`seed` is unused)."""
-        n = self._count(n)
+        n = self.count(n)
         if self.hypernetwork is None:
             return Sample(None, self.thetas[:n])
         generator = torch.Generator().manual_seed(int(seed))

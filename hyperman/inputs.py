@@ -73,27 +73,30 @@ def _scaled(array: np.ndarray, target: Target, where: str) -> torch.Tensor:
 
 def read_inputs(path: str | Path, target: Target, invert: bool = False) -> tuple[torch.Tensor, list[str]]:
     """(images (N, C, H, W) float32 in [0, 1], one name per image) from an IDX file, a .npy array, one
-    PNG/JPEG image or a folder of them (sorted by file name; names are the file names, else the row index)."""
+    PNG/JPEG image or a folder of them (sorted by file name; names are the file names, else the row index).
+    `invert`: 255 − byte for images and uint8 arrays, 1 − x for float arrays."""
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise InputError(f"--inputs {path} holds no PNG or JPEG images ({', '.join(IMAGE_SUFFIXES)})")
-        x, names = torch.stack([_read_image(p, target) for p in files]), [p.name for p in files]
+        x, names = torch.stack([_read_image(p, target, invert) for p in files]), [p.name for p in files]
     elif not path.is_file():
         raise InputError(f"--inputs {path} does not exist; give an IDX file, a .npy array, an image or a folder of "
                          "PNG/JPEG images")
     elif path.suffix.lower() in IMAGE_SUFFIXES:
-        x, names = _read_image(path, target)[None], [path.name]
+        x, names = _read_image(path, target, invert)[None], [path.name]
     else:
         array = _read_npy(path) if path.suffix.lower() == ".npy" else _read_idx(path)
-        x = check_images(array, target, str(path))
+        x = check_images(255 - array if invert and array.dtype == np.uint8 else array, target, str(path))
+        x = 1.0 - x if invert and array.dtype != np.uint8 else x
         names = [str(i) for i in range(x.shape[0])]
-    return (1.0 - x if invert else x), names
+    return x, names
 
 
-def _read_image(path: Path, target: Target) -> torch.Tensor:
-    """One image file as (C, H, W) in [0, 1]: converted to the target's channels, resized to its H×W."""
+def _read_image(path: Path, target: Target, invert: bool = False) -> torch.Tensor:
+    """One image file as (C, H, W) in [0, 1]: converted to the target's channels, resized to its H×W, and
+    inverted (255 − byte, before scaling, so that it is exact) if asked."""
     from PIL import Image, UnidentifiedImageError
 
     channels, height, width = target.input_shape
@@ -108,6 +111,7 @@ def _read_image(path: Path, target: Target) -> torch.Tensor:
             pixels = np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise InputError(f"{path} is not a readable PNG/JPEG image ({error}); remove or replace it") from None
+    pixels = 255 - pixels if invert else pixels
     array = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
     return torch.from_numpy(array.astype(np.float32) / 255.0)
 
