@@ -110,7 +110,8 @@ def _onnx(ensemble: Ensemble, meta: dict, path: Path) -> None:
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     """write(tmp) into a temporary sibling of path, then rename it over path: never a half-written export."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the temporary name keeps the suffix: torch.export.save warns about a name not ending in .pt2
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))

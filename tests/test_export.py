@@ -21,6 +21,8 @@ from user_errors_common import _refused
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT / "data" / "mnist"
 NETS, SEED = 4, 3
+# torch.export and the ONNX exporter import torch._dynamo and onnxscript (about 10 s each on the busy 2-core machine)
+pytestmark = pytest.mark.slow
 
 # Runs in a fresh interpreter in which `import hyperman` fails: what a user without hyperman has.
 RELOAD = '''
