@@ -123,8 +123,12 @@ def test_bad_arguments_are_one_clear_error(tiny_models, tmp_path):
 
 
 def test_import_hyperman_stays_light():
-    code = "import sys, hyperman; assert 'torch' not in sys.modules; hyperman.load; assert 'torch' in sys.modules"
+    code = "import sys, hyperman; assert 'torch' not in sys.modules, 'import hyperman imported torch'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    import hyperman.api
+    import hyperman.inputs
+
+    assert hyperman.load is hyperman.api.load and hyperman.read_inputs is hyperman.inputs.read_inputs
 
 
 def readme_example() -> str:

@@ -88,8 +88,7 @@ def test_npy_idx_and_png_inputs_give_the_same_predictions(tiny_models, digits, t
     assert len(results["npy"]) == 30 and all(float(r["mutual_information"]) == 0 for r in results["npy"])
 
 
-@pytest.mark.parametrize("uncertainty", ["mi", "entropy"])
-def test_abstention_keeps_the_coverage_on_held_out_validation_images(tiny_models, tmp_path, uncertainty):
+def test_abstention_keeps_the_coverage_on_held_out_validation_images(tiny_models, tmp_path, uncertainty="mi"):
     """The threshold comes from the first 1,000 validation images; on the next 1,000, which it never saw, the model
     abstains on about 1 − coverage of them."""
     data = load_dataset(MNIST)
@@ -108,6 +107,18 @@ def test_abstention_keeps_the_coverage_on_held_out_validation_images(tiny_models
     t = details["threshold"]
     assert np.all(scores[abstain] >= t - 1e-6) and np.all(scores[~abstain] <= t + 1e-6)
     assert details["abstained"] == int(abstain.sum()) and details["coverage"] == 0.8
+
+
+def test_a_single_net_abstains_by_entropy(tiny_models, digits, tmp_path):
+    out = tmp_path / "preds.csv"
+    _predict("--checkpoint", str(tiny_models["b0"]), "--inputs", str(digits["arrays"] / "first30.npy"),
+             "--coverage", "0.9", "--uncertainty", "entropy", "--data", str(MNIST), "--limit-val", "500",
+             "--out", str(out))
+    details = json.loads((tmp_path / "preds.json").read_text())
+    assert details["validation"]["images"] == 500 and abs(details["validation"]["kept_fraction"] - 0.9) < 0.01
+    for row in _rows(out):
+        assert row["abstain"] == str(float(row["entropy"]) > details["threshold"]).lower() or \
+            abs(float(row["entropy"]) - details["threshold"]) < 1e-6
 
 
 def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
