@@ -155,3 +155,23 @@ def test_readme_example_runs_on_pngs(tiny_models, images, tmp_path, monkeypatch,
     assert prediction.probs.shape == (40, 10)
     assert float((prediction.classes == y[:40]).double().mean()) > 0.3  # chance is 0.1
     assert "00.png" in capsys.readouterr().out
+
+
+def test_a_student_and_a_noise_ensemble_load_like_the_rest(tiny_models, images, tmp_path):
+    """A distilled student.pt is a "target" checkpoint in its run folder; noise_ensemble.pt a set of nets."""
+    from hyperman import checkpoint
+
+    b0, b1 = (checkpoint.load(tiny_models[k]) for k in ("b0", "b1"))
+    (tmp_path / "distill").mkdir()
+    checkpoint.save(tmp_path / "distill" / "student.pt", {"kind": "target", "target": "mnist_cnn", "theta": b1["theta"],
+                                                          "teacher_sha256": "0" * 64, "finished": True})
+    student = hyperman.load(tmp_path / "distill")
+    assert student.kind == "single-net" and torch.equal(student.sample().theta[0], b1["theta"])
+    (tmp_path / "noise").mkdir()
+    checkpoint.save(tmp_path / "noise" / "noise_ensemble.pt", {"kind": "noise-ensemble", "target": "mnist_cnn",
+                                                               "thetas": torch.stack([b0["theta"], b1["theta"]]),
+                                                               "alpha": 0.1})
+    noise = hyperman.load(tmp_path / "noise")
+    pair = hyperman.load([tiny_models["b0"], tiny_models["b1"]])
+    assert noise.kind == "noise-ensemble" and noise.size == 2
+    assert torch.equal(noise.predict(images[0][:10]).probs, pair.predict(images[0][:10]).probs)
