@@ -29,6 +29,8 @@ STAGES = {
     "report": ("hyperman.stages.report", "figures and report.md from the evaluate, distill and sweep outputs"),
     "seeds-report": ("hyperman.stages.seeds_report", "the seeds study's table: mean ± sd over training seeds, "
                      "seed-aware intervals"),
+    "predict": ("hyperman.stages.predict", "classify your inputs (IDX, .npy, PNG/JPEG) with uncertainty and abstention"),
+    "export": ("hyperman.stages.export", "export N nets as a plain PyTorch program, safetensors weights or ONNX"),
     "check-params": ("hyperman.stages.check_params", "validate a params.yaml against the schema"),
 }
 

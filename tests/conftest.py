@@ -69,3 +69,28 @@ def trained(tmp_path_factory) -> dict:
     assert cli.main(["sample", "--checkpoint", str(root / "train" / "hypernet.pt"), "--num-nets", "12",
                      "--seed", "3", "--chunk", "5", "--out", str(samples), "--device", "cpu"]) == 0
     return {"root": root, "checkpoint": root / "train" / "hypernet.pt", "samples": samples, "baselines": baselines}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """A tiny G that beats chance on MNIST, two baselines, a snapshot run and a partial G: the models that
+    tests/test_api.py, test_predict.py and test_export.py load through hyperman.load."""
+    from hyperman.cli import main
+    from hyperman.training import TrainConfig, train
+    from user_errors_common import _partial_copy
+
+    root = tmp_path_factory.mktemp("models")
+    config = TrainConfig(steps=60, nets_per_step=2, images_per_net=64, lr=1e-3, eval_every=60, eval_nets=2,
+                         checkpoint_every=60, limit_train=2000, latent_dim=8, augment_shift=0, diversity="weights")
+    train(config, MNIST, root / "g", "cpu", log=lambda message: None)
+    base = ["--data", str(MNIST), "--limit-train", "2000", "--batch-size", "100", "--device", "cpu"]
+    for seed in (0, 1):
+        assert main(["train-baseline", *base, "--epochs", "1", "--seed", str(seed),
+                     "--out", str(root / "baselines" / f"seed{seed}")]) == 0
+    assert main(["train-snapshot", *base, "--epochs", "2", "--snapshot-cycles", "2",
+                 "--out", str(root / "baselines" / "snapshot")]) == 0
+    (root / "gp").mkdir()
+    _partial_copy(root / "g" / "hypernet.pt", root / "gp" / "hypernet.pt", step=1)
+    return {"root": root, "g": root / "g" / "hypernet.pt", "gp": root / "gp" / "hypernet.pt",
+            "baselines": root / "baselines", "b0": root / "baselines" / "seed0" / "baseline.pt",
+            "b1": root / "baselines" / "seed1" / "baseline.pt", "snapshot": root / "baselines" / "snapshot"}
