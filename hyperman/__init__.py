@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 # The public API (hyperman.api), imported on first use so that `import hyperman` stays light (no torch).
 _API = {"load": "hyperman.api", "Model": "hyperman.api", "Prediction": "hyperman.api",
-        "read_inputs": "hyperman.inputs"}
+        "read_inputs": "hyperman.user_images"}
 
 
 def __getattr__(name: str):

@@ -34,7 +34,7 @@ from .checkpoint import CheckpointError
 from .errors import ConfigError
 from .files import sha256_file
 from .forward import Forward
-from .inputs import InputError, check_images
+from .user_images import InputError, check_images
 from .modules import Ensemble, target_net
 from .noise_ensemble import MEMBERS as NOISE, load_noise_ensemble
 from .sampling import generate
@@ -127,7 +127,7 @@ class Model:
     @torch.no_grad()
     def predict(self, x: torch.Tensor | np.ndarray, n: int | None = None, seed: int = 0) -> Prediction:
         """The ensemble of `sample(n, seed)` on images x (N, C, H, W) scaled like the training data
-        ([0, 1], hyperman.inputs.read_inputs reads files so)."""
+        ([0, 1], hyperman.user_images.read_inputs reads files so)."""
         x = check_images(x, self.target)
         member = Forward(self.target, "auto", self.device).probs(self.sample(n, seed).theta, x)
         mean = member.double().mean(0)

@@ -30,7 +30,7 @@ from .data import load_dataset
 from .device import resolve_device
 from .errors import ConfigError
 from .files import check_out_file, write_json_atomic, write_text_atomic
-from .inputs import check_images, read_inputs
+from .user_images import check_images, read_inputs
 from .settings import path_setting, setting
 
 UNCERTAINTIES = ("mi", "entropy")

@@ -20,7 +20,7 @@ from hyperman import metrics
 from hyperman.checkpoint import CheckpointError
 from hyperman.data import load_dataset
 from hyperman.errors import ConfigError
-from hyperman.inputs import InputError
+from hyperman.user_images import InputError
 from hyperman.modules import Ensemble, target_net
 from hyperman.targets import TARGETS
 
@@ -126,9 +126,9 @@ def test_import_hyperman_stays_light():
     code = "import sys, hyperman; assert 'torch' not in sys.modules, 'import hyperman imported torch'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     import hyperman.api
-    import hyperman.inputs
+    import hyperman.user_images
 
-    assert hyperman.load is hyperman.api.load and hyperman.read_inputs is hyperman.inputs.read_inputs
+    assert hyperman.load is hyperman.api.load and hyperman.read_inputs is hyperman.user_images.read_inputs
 
 
 def readme_example() -> str:
