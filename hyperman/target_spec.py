@@ -102,6 +102,9 @@ REGISTRY: dict[str, TargetSpec] = {
     "lenet5": TargetSpec((1, 28, 28), (Conv(6, 5, 2), Conv(16, 5, 2)), (Dense(120), Dense(84))),
 }
 
+TARGET_HELP = ("target network: a registered name (" + ", ".join(REGISTRY) + ") or a spec, "
+               "e.g. conv32k5p2-conv16k5p2-fc8@1x28x28 (convUNITSkKERNELpPOOL, fcUNITS, @CxHxW; README)")
+
 _CONV = re.compile(r"conv(\d+)k(\d+)(?:p(\d+))?")
 _DENSE = re.compile(r"fc(\d+)")
 _INPUT = re.compile(r"(\d+)x(\d+)x(\d+)")
