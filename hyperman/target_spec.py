@@ -119,7 +119,8 @@ def _bad(value: Any, why: str) -> TargetSpecError:
 def _from_text(text: str) -> TargetSpec:
     layers, at, shape = text.partition("@")
     if not at:
-        raise _bad(text, f"no input shape after '@' and not a registered name ({', '.join(REGISTRY)})")
+        raise _bad(text, f"no spec (no input shape after '@') and no registered target (registered targets: "
+                         f"{', '.join(REGISTRY)})")
     match = _INPUT.fullmatch(shape)
     if not match:
         raise _bad(text, f"input shape {shape!r} is not CxHxW")

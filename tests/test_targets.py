@@ -71,7 +71,7 @@ def test_the_registered_targets_keep_their_sizes():
     ("conv8k3-fc8-conv8k3@1x28x28", ["after a dense layer"]),
     ("fc8@1x28x28", ["at least one convolution"]),
     ("conv8k3@1x28", ["is not CxHxW"]),
-    ("resnet", ["not a registered name (mnist_cnn"]),
+    ("resnet", ["no registered target (registered targets: mnist_cnn"]),
     ("conv8x3@1x28x28", ["neither convKkKpP nor fcN"]),
     ({"input": [1, 28, 28], "conv": [{"units": 8, "kernel": 3, "stride": 2}]}, ["conv layer 1 must be"]),
     ({"input": [1, 28, 28], "conv": [{"units": 8.5, "kernel": 3}]}, ["must be a whole number"]),
