@@ -213,3 +213,17 @@ def test_a_hypernetwork_step_for_a_spec_counts_what_flop_counter_mode_counts():
         backward()
 
     assert _counted(step) == compute.hypernet_step_flops(config, model, probes_per_step(config))
+
+
+def test_the_workflow_passes_a_params_spec_as_its_text(tmp_path):
+    """A spec mapping in params.yaml reaches train, train-baseline and train-snapshot as one --target word."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "workflow"))
+    import pipeline
+
+    config = params.load(_params(tmp_path, parse(DEEP)[1].mapping()))
+    commands = {stage.rule: stage.argv for stage in pipeline.all_stages(config)}
+    for rule in ("train", "train_baseline", "train_snapshot"):
+        argv = commands[rule]
+        assert argv[argv.index("--target") + 1] == DEEP, rule
