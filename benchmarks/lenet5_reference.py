@@ -12,7 +12,7 @@ The test set is read once, at the end. Intervals are 95 % percentile bootstraps 
 10-bin ECE is given too because uncertainty-baselines' `calibration` uses 10.
 
 What the published numbers were trained with (baselines/mnist/deterministic.py): their LeNet-5 (a 120-filter
-third convolution where ours has dense 120: see hyperman.targets._lenet5), Adam at a constant 1e-3, batch 256,
+third convolution where ours has dense 120: see lenet5 in hyperman.target_spec.REGISTRY), Adam at a constant 1e-3, batch 256,
 5,000 steps on 50,000 images (25 epochs), no augmentation, single runs without intervals.
 """
 

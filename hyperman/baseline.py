@@ -34,7 +34,9 @@ from .files import write_json_atomic
 from .forward import Forward
 from . import settings
 from .settings import pixels, setting
-from .targets import TARGETS, Target, get_target, resolve_forward
+from . import target_spec
+from .target_spec import TARGET_HELP
+from .targets import Target, get_target, resolve_forward
 
 CHECKPOINT = "baseline.pt"
 SUMMARY = "baseline_summary.json"
@@ -47,7 +49,7 @@ class BaselineConfig:
     """One conventionally trained net (or a snapshot ensemble); stored in its checkpoint, and the one description
     of train-baseline's and train-snapshot's flags (hyperman.settings). Defaults agree with params.yaml."""
 
-    target: str = setting("mnist_cnn", "target network", choices=TARGETS, param=False)
+    target: str = setting("mnist_cnn", TARGET_HELP, metavar="TARGET", check=target_spec.problem, param=False)
     epochs: int = setting(13, "passes over the training split (13 × 5 members ≈ the default G's training FLOPs)",
                           minimum=1)
     batch_size: int = setting(128, "images per step", minimum=1)
@@ -154,7 +156,7 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
         data = load_dataset(data_dir, limit_train=config.limit_train)
         if tuple(data.image_shape) != target.input_shape:
             raise ConfigError(f"target {target.name} takes {target.input_shape} images, {data_dir} holds "
-                             f"{data.image_shape}")
+                             f"{data.image_shape}; pick a matching --target (a spec's @CxHxW is its input)")
         x, y = to_device(torch.from_numpy(data.train_x), device), to_device(torch.from_numpy(data.train_y), device)
         vx, vy = to_device(torch.from_numpy(data.val_x), device), to_device(torch.from_numpy(data.val_y), device)
         generator = torch.Generator().manual_seed(config.seed)

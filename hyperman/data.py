@@ -56,6 +56,8 @@ OFFICIAL_SHA256 = {
 # Folder names that torchvision.datasets.<Class>(root, download=False) reads.
 TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "cifar-10-batches-py"}
 DATASETS = tuple(TORCHVISION_FOLDER)
+# Each dataset's images (channels, height, width): check-params holds the target's input against it.
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
 
 CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]

@@ -115,6 +115,8 @@ def check_sections(params: dict[str, Any]) -> dict[str, Any]:
         config = cls(**{**required, **values})
         problems += settings.problems(config, lambda field_name: where.get(field_name, f"{section}.{field_name}"))
     problems += seeds_problems(params)
+    if not problems:  # the target's spec is valid by now
+        problems += target_problems(params)
     if problems:
         raise ParamsError("invalid parameters:\n  " + "\n  ".join(problems))
     return params
@@ -131,6 +133,20 @@ def seeds_problems(params: dict[str, Any]) -> list[str]:
     spread = max(seeds) - min(seeds)
     return [f"seeds.baseline_seed_stride {stride} must exceed max - min of baseline.seeds ({spread}), or two "
             f"replicates would share baseline seeds; set it to {spread + 1} or more (e.g. 1000)"]
+
+
+def target_problems(params: dict[str, Any]) -> list[str]:
+    """The target must take the dataset's images: train.target's input shape against data.dataset's."""
+    from .data import IMAGE_SHAPES
+    from .targets import get_target
+
+    dataset = (params.get("data") or {}).get("dataset")
+    target = get_target((params.get("train") or {}).get("target", "mnist_cnn"))
+    shape = IMAGE_SHAPES.get(dataset)
+    if shape is None or tuple(target.input_shape) == shape:
+        return []
+    return [f"train.target {target.name} takes {'x'.join(map(str, target.input_shape))} images but data.dataset "
+            f"{dataset} has {'x'.join(map(str, shape))} (channels x height x width); give the target that input"]
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -35,15 +35,21 @@ _NONE_TYPE = type(None)
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, choices: Sequence[Any] | None = None,
             key: str | None = None, arg_type: Callable[[str], Any] | None = None, metavar: str | None = None,
             param: bool = True, minimum: float | None = None, maximum: float | None = None,
-            exclusive_minimum: float | None = None, exclusive_maximum: float | None = None) -> Any:
+            exclusive_minimum: float | None = None, exclusive_maximum: float | None = None,
+            check: Callable[[Any, str], str | None] | None = None,
+            flag_text: Callable[[Any], str] | None = None) -> Any:
     """A config field that is also a CLI flag (and, with `param`, a params.yaml key).
+
+    `check(value, name)` says why a value of a structured setting is refused (None: it is fine), for the
+    flag and the params key alike (the target spec); `flag_text` turns a params.yaml value (e.g. a mapping)
+    into the flag's text.
 
     The bounds hold for the value (for a list: for every item); the schema's
     minimum/maximum/exclusiveMinimum/exclusiveMaximum of a params key must be
     the same (tests/test_settings.py). A list default is copied per instance;
     no default makes the flag required."""
     metadata = {"help": help, "choices": tuple(choices) if choices is not None else None, "key": key,
-                "arg_type": arg_type, "metavar": metavar, "param": param,
+                "arg_type": arg_type, "metavar": metavar, "param": param, "check": check, "flag_text": flag_text,
                 "bounds": {name: value for name, value in (("minimum", minimum), ("maximum", maximum),
                                                             ("exclusive_minimum", exclusive_minimum),
                                                             ("exclusive_maximum", exclusive_maximum))
@@ -165,6 +171,8 @@ def allowed(cls: type, field: dataclasses.Field) -> str:
 def value_problem(cls: type, field: dataclasses.Field, value: Any, name: str) -> str | None:
     """Why `value` is no valid value of the setting `field` (None when it is one); `name` is the flag or key."""
     element, is_list, optional = _kind(cls, field)
+    if field.metadata.get("check") is not None:
+        return field.metadata["check"](value, name)
     if element not in (int, float):
         return None
     items = value if is_list and isinstance(value, (list, tuple)) else [value]
@@ -244,6 +252,8 @@ def to_argv(cls: type, section: dict[str, Any], name: str,
                        f"{cls.__name__}; its settings: {', '.join(by_key)}")
     for key in (k for k in by_key if k in section):  # declaration order: the command does not depend on YAML order
         value = section[key]
+        if by_key[key].metadata["flag_text"] is not None:
+            value = by_key[key].metadata["flag_text"](value)
         flag = flag_of(by_key[key])
         argv += [flag, *map(_text, value)] if isinstance(value, list) else [flag, _text(value)]
         keys.append(f"{name}.{key}")

@@ -18,12 +18,14 @@ dominates). benchmarks/run.py measures them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from .errors import ConfigError
+from .target_spec import REGISTRY, TargetSpec, parse
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class Layer:
 
 @dataclass(frozen=True)
 class Target:
+    """A plain ReLU classifier as its layers; built from a spec (`build`). `name` is a registered name or the
+    spec's compact text: enough for `get_target` to rebuild it, so checkpoints store only that."""
+
     name: str
     input_shape: tuple[int, int, int]
     layers: tuple[Layer, ...]
@@ -180,49 +185,23 @@ class Target:
         return h.reshape(N, P, -1).transpose(0, 1)
 
 
-def _cnn(name: str, input_shape: tuple[int, int, int], convs: list[tuple[int, int]], hidden: list[int],
-         classes: int = 10) -> Target:
-    """A plain CNN: SAME convolutions (units, kernel) each followed by ReLU and 2× max-pool."""
-    channels, height, width = input_shape
+def build(name: str, spec: TargetSpec, classes: int = 10) -> Target:
+    """The Target of a spec: its convolutions (SAME, ReLU, max-pool), its dense layers, then one output unit
+    per class (the classes follow from the dataset; every dataset here has 10)."""
+    channels, height, width = spec.input
     layers, in_units = [], channels
-    for units, kernel in convs:
-        layers.append(Layer("conv", in_units, units, kernel, pool=2))
-        in_units, height, width = units, height // 2, width // 2
+    for conv in spec.conv:
+        layers.append(Layer("conv", in_units, conv.units, conv.kernel, pool=conv.pool))
+        in_units, height, width = conv.units, height // conv.pool, width // conv.pool
     features = in_units * height * width
-    for units in hidden + [classes]:
+    for units in [dense.units for dense in spec.dense] + [classes]:
         layers.append(Layer("linear", features, units))
         features = units
-    return Target(name, input_shape, tuple(layers))
+    return Target(name, spec.input, tuple(layers))
 
 
-def _lenet5() -> Target:
-    """LeNet-5 as the uncertainty literature trains it on MNIST (ReLU, max-pool); why it is not bit-for-bit theirs.
-
-    Ours: conv 5×5 × 6, ReLU, max-pool 2; conv 5×5 × 16, ReLU, max-pool 2; dense 120, 84, 10 with ReLU;
-    both convolutions SAME-padded (the only convolution `Layer` has), so 28 → 14 → 7 and dense 120 reads
-    16·7·7 = 784 features: 107,786 parameters, 1.39 MFLOP per image (4.5× fewer than mnist_cnn).
-
-    - torch-uncertainty's `lenet` has the same layers but VALID convolutions (28 → 24 → 12 → 8 → 4, dense 120
-      reads 16·4·4 = 256 features): 44,426 parameters. Ours sees the border pixels and has a wider first dense layer.
-    - uncertainty-baselines' `lenet5` (baselines/mnist/deterministic.py, whose table we compare with) pads every
-      convolution SAME as ours does, but its third layer is a 5×5 convolution with 120 filters on the 7×7×16 map
-      (flattened to 5,880 features) instead of dense 120, followed by dense 84 and 10: about 545k parameters, 5×
-      ours, most of them in dense 84. Its README rounds the model to "60K" parameters, the classic LeNet-5's size.
-      `Layer` could express that net too (a third convolution with pool 1); `lenet5` keeps dense 120, as
-      torch-uncertainty and the classic LeNet-5 (whose C5 is a 5×5 convolution on a 5×5 map: a dense layer) have it.
-    """
-    return _cnn("lenet5", (1, 28, 28), [(6, 5), (16, 5)], [120, 84])
-
-
-TARGETS: dict[str, Target] = {
-    # The reference target of both papers: 20,018 parameters, no batch norm.
-    "mnist_cnn": _cnn("mnist_cnn", (1, 28, 28), [(32, 5), (16, 5)], [8]),
-    # A small plain CNN of the same family for 32×32×3 inputs (HyperGAN-style).
-    "cifar_cnn": _cnn("cifar_cnn", (3, 32, 32), [(32, 3), (64, 3), (64, 3)], [128]),
-    # The field's reference target (benchmarks/lenet5_reference.py calibrates our baseline against its
-    # published table); `_lenet5` says how it differs from the published ones.
-    "lenet5": _lenet5(),
-}
+# Every registered target, built from its spec (hyperman.target_spec.REGISTRY says what each one is).
+TARGETS: dict[str, Target] = {name: build(name, spec) for name, spec in REGISTRY.items()}
 
 
 FORWARD_METHODS = ("auto", "grouped", "loop", "channels_last")
@@ -239,8 +218,10 @@ def resolve_forward(name: str, device: torch.device | str) -> str:
     return name
 
 
-def get_target(name: str) -> Target:
-    try:
-        return TARGETS[name]
-    except KeyError:
-        raise ConfigError(f"unknown target {name!r}; registered targets: {', '.join(TARGETS)}") from None
+def get_target(value: str | Mapping) -> Target:
+    """The target of a registered name or a spec (hyperman.target_spec: compact text, JSON or a params.yaml
+    mapping); a `TargetSpecError` (one line, exit 2) says what is wrong with a bad one."""
+    if isinstance(value, str) and value in TARGETS:
+        return TARGETS[value]
+    name, spec = parse(value)
+    return TARGETS.get(name) or build(name, spec)

@@ -47,7 +47,9 @@ from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError
 from . import settings
 from .settings import pixels, setting
 from .symmetry import gauge_fix
-from .targets import FORWARD_METHODS, TARGETS, get_target, resolve_forward
+from . import target_spec
+from .target_spec import TARGET_HELP
+from .targets import FORWARD_METHODS, get_target, resolve_forward
 
 LAMBDA_SCHEDULES = ("constant", "linear", "exponential")
 
@@ -58,7 +60,8 @@ class TrainConfig:
     `hyperman train`'s flags (hyperman.settings). The defaults are the CPU default study
     (params.yaml agrees, tested); the paper's settings are configs/paper.yaml."""
 
-    target: str = setting("mnist_cnn", "target network", choices=TARGETS)
+    target: str = setting("mnist_cnn", TARGET_HELP, metavar="TARGET", check=target_spec.problem,
+                          flag_text=target_spec.flag_text)
     steps: int = setting(4500, "training steps", minimum=1)
     nets_per_step: int = setting(16, "generated nets per step (B; paper: 32; the entropy needs >= 2)", minimum=2)
     images_per_net: int = setting(32, "each net's own mini-batch", minimum=1)

@@ -36,7 +36,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from hyperman import outputs, settings  # noqa: E402
+from hyperman import outputs, settings, target_spec  # noqa: E402
 from hyperman.errors import HypermanError  # noqa: E402
 from hyperman.baseline import BaselineConfig  # noqa: E402
 from hyperman.distillation import DistillConfig  # noqa: E402
@@ -158,6 +158,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
     data_cfg = config["data"]
     data, ood = data_dir(data_cfg["dataset"]), data_dir(data_cfg["ood_dataset"])
     limits_train = ["--limit-train", str(data_cfg.get("limit_train", 0))]
+    target = target_spec.flag_text((config.get("train") or {}).get("target", "mnist_cnn"))  # a mapping becomes text
     limits_test = ["--limit-test", str(data_cfg.get("limit_test", 0))]
     data_keys = ["data.limit_train"]
     base = f"results/{run}"
@@ -187,7 +188,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                                        passthrough=["device"])
         out = f"results/baselines/seed{seed}"
         argv = ["hyperman", "train-baseline", "--data", data, "--out", out, "--seed", str(seed),
-                "--target", config["train"].get("target", "mnist_cnn")] + flags + limits_train
+                "--target", target] + flags + limits_train
         return Stage(f"train_baseline_seed{seed}", "train_baseline", argv, {"data": [data + "/"]},
                      {"baseline": out + "/"}, keys + ["train.target"] + data_keys, stage_code("train_baseline"),
                      gpu=True)
@@ -197,7 +198,7 @@ def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
                                        passthrough=["device"])
         more, more_keys = settings.to_argv(BaselineConfig, _without(config["snapshot"], "seed"), "snapshot")
         argv = ["hyperman", "train-snapshot", "--data", data, "--out", SNAPSHOT_DIR, "--seed",
-                str(config["snapshot"]["seed"]), "--target", config["train"].get("target", "mnist_cnn")]
+                str(config["snapshot"]["seed"]), "--target", target]
         return Stage("train_snapshot", "train_snapshot", argv + flags + more + limits_train, {"data": [data + "/"]},
                      {"snapshot": SNAPSHOT_DIR + "/"}, keys + more_keys + ["snapshot.seed", "train.target"] + data_keys,
                      stage_code("train_snapshot"), gpu=True)
