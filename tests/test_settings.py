@@ -93,6 +93,8 @@ def test_schema_keys_and_choices_come_from_the_dataclass(section):
                 rule = SCHEMA["$defs"][rule["$ref"].rsplit("/", 1)[1]]
             if "anyOf" in rule:  # e.g. diversity: the modes, or the old booleans
                 rule = next(option for option in rule["anyOf"] if "enum" in option)
+            if rule.get("type") == "array":  # a list setting, e.g. outlier_families: its items' choices
+                rule = rule["items"]
             assert rule.get("enum") == list(field.metadata["choices"]), key
 
 
