@@ -2,6 +2,8 @@
 shaped and ranged like the images, the image transforms destroy the label, and outlier probes are shared out
 over their families."""
 
+import json
+
 import pytest
 import torch
 
@@ -141,3 +143,24 @@ def test_used_names_the_families_a_run_trained_with():
     assert both["families"] == ["grid", "lines"] and both["data"] is None
     assert both["outlier"] == {"families": ["grid", "lines"], "probes": 6, "weight": 3.0}
     assert probes.used({"diversity": "weights", "outlier_probes": 6})["families"] == []
+
+
+def test_the_report_names_the_outlier_families_a_checkpoint_trained_with(tmp_path):
+    """The report reads the probes from the checkpoint metrics.json names (report.inputs.training_probes) and
+    shows the outlier families next to the data-like family that metrics.json records."""
+    from hyperman.report.inputs import training_probes
+    from hyperman.report.ood import probes_line
+    from hyperman.training import TrainConfig, train
+
+    config = TrainConfig(steps=1, nets_per_step=2, images_per_net=4, eval_every=1, eval_nets=2, checkpoint_every=1,
+                         limit_train=300, latent_dim=8, probes=2, outlier_probes=4, outlier_families=["lines", "grid"],
+                         outlier_weight=3.0, repulsion_warmup=5)
+    train(config, MNIST, tmp_path / "g", "cpu", log=lambda message: None)
+    trained = {"probe_family": "mixup", "function_term": True, "diversity": "both"}
+    m = {"inputs": {"checkpoint": str(tmp_path / "g" / "hypernet.pt")}, "ood": {"trained_with": trained, "sets": {}}}
+    used = training_probes(m)
+    assert used == json.loads((tmp_path / "g" / "train_summary.json").read_text())["probes"]
+    assert probes_line(m, "this hypernetwork", used) == ("this hypernetwork: probe family `mixup`; outlier probes "
+                                                         "`lines`, `grid` (4 per step, weight 3, warm-up 5 steps)")
+    assert training_probes({"inputs": {"checkpoint": str(tmp_path / "absent.pt")}}) is None
+    assert probes_line(m, "g", None) == "g: probe family `mixup`"  # an older run: what metrics.json records
