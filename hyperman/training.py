@@ -21,19 +21,18 @@ Rank 0 alone writes.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from . import checkpoint, compute, distributed, metrics, out_folder
+from . import checkpoint, compute, distributed, metrics, out_folder, probes as probe_registry
 from .augment import random_shift
 from .data import load_dataset
 from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
@@ -44,7 +43,6 @@ from .hypernetwork import LATENT_DISTRIBUTIONS, NORMS, HyperNetwork
 from .objective import (DISTANCES, DIVERSITY_MODES, FUNCTION_ESTIMATORS, FUNCTION_SCALES, OUTLIER_FAMILIES,
                         PROBE_FAMILIES, WEIGHT_ENTROPIES, NeighbourQueue, Objective, ce_weight, check_settings,
                         cross_entropy, diversity_mode, draw_outliers, draw_probes, objective, uses_function)
-from . import probes as probe_registry
 from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError
 from . import settings
 from .settings import pixels, setting
@@ -330,7 +328,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
                "seconds_per_step": elapsed / config.steps if config.steps else math.nan,
                "steps_this_call": steps_run, **{k: v for k, v in last.items() if k.startswith("val_")},
                "compute": compute.hypernet_cost(config, run.model, len(val_y), probes_per_step(config)).as_dict(),
-               "probes": probe_registry.used(dataclasses.asdict(config))}
+               "probes": probe_registry.used(asdict(config))}
     if ctx is not None:
         summary["world_size"] = ctx.world_size
         if not ctx.is_main:
