@@ -101,8 +101,9 @@ def check_settings(config) -> None:
     if not config.outlier_families:
         problems.append(f"--outlier-families needs at least one of {', '.join(OUTLIER_FAMILIES)}")
     if config.outlier_probes and not uses_function(config.diversity):
-        problems.append(f"--outlier-probes {config.outlier_probes} feed a function-space term but --diversity "
-                        f"{config.diversity} has none; use --diversity function or both, or outlier probes 0")
+        problems.append(f"--outlier-probes {config.outlier_probes}: outlier probes feed a function-space term, "
+                        f"which --diversity {config.diversity} lacks; use --diversity function or both, or "
+                        "--outlier-probes 0")
     try:
         layer_weights(config, get_target(config.target))
     except ValueError as error:
