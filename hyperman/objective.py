@@ -135,15 +135,15 @@ def layer_weights(config, target: Target) -> list[float] | None:
     if config.weight_entropy != "per_layer":
         raise ValueError(f"--layer-weights {config.layer_weights} weighs the per-layer entropies; add "
                          "--weight-entropy per_layer or keep --layer-weights flat")
-    if text == "rising":
+    if text == "rising":  # (LAYER_PROFILES)
         return [2 * (k + 1) / (count + 1) for k in range(count)]
     try:
         values = [float(part) for part in text.split(",")]
     except ValueError:
         values = []
     if len(values) != count or not all(v >= 0 and v < float("inf") for v in values):
-        raise ValueError(f"--layer-weights {config.layer_weights!r} is not flat, rising or {count} comma-separated "
-                         f"numbers >= 0 (one per layer of {target.name}: "
+        raise ValueError(f"--layer-weights {config.layer_weights!r} is not {' or '.join(LAYER_PROFILES)} or {count} "
+                         f"comma-separated numbers >= 0 (one per layer of {target.name}: "
                          f"{', '.join(f'{layer.kind} {layer.units}' for layer in target.layers)})")
     return values
 
