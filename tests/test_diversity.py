@@ -323,3 +323,22 @@ def test_the_kernel_unit_scale_warm_up_and_eps_levers_train_end_to_end(tmp_path)
     config = TrainConfig(steps=2, **TINY, function_eps=1e-3, weight_entropy="per_layer", layer_weights="1,1,2,4")
     train(config, MNIST, tmp_path / "eps", "cpu", log=quiet)
     assert "entropy_outlier" not in _log(tmp_path / "eps")[0]
+
+
+def test_sweep_runs_without_a_function_term_drop_the_outlier_probes():
+    """λ = inf (CE alone) and β = 0 (weights only) have no function-space term, which training needs for outlier
+    probes: their overrides turn them off, only when the main run has some (default commands are unchanged)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+    from sweep_grid import run_overrides
+
+    with_outliers = {"diversity": "both", "outlier_probes": 8}
+    assert run_overrides("lambdainf-seed0", with_outliers) == {"diversity": "none", "seed": 0, "outlier_probes": 0}
+    assert run_overrides("lambda1000-beta0-seed1", with_outliers)["outlier_probes"] == 0
+    assert "outlier_probes" not in run_overrides("lambda1000-beta2-seed1", with_outliers)
+    assert run_overrides("lambdainf-seed0", {"diversity": "both"}) == {"diversity": "none", "seed": 0}
+    for overrides in (run_overrides("lambdainf-seed0", with_outliers),
+                      run_overrides("lambda1000-beta0-seed1", with_outliers)):
+        check_settings(TrainConfig(**{**with_outliers, **{("lam" if k == "lambda" else k): v
+                                                          for k, v in overrides.items()}}))
