@@ -10,13 +10,24 @@
   extra neighbours (more neighbours than one step's B).
 - Ĥ_function: the same estimator on the nets' softmax outputs on P probe
   inputs shared by all nets of the step and drawn off the data (mixup of two
-  training images, noise, or strongly shifted images). Why: the weight
+  training images or strongly shifted images: `hyperman.probes`). Why: the weight
   entropy is satisfied in flat directions that change no prediction; this
   term rewards nets that *predict* differently, where the data does not pin
   the answer down. The outputs of B nets live on a manifold of dimension at
   most min(dim z, P·(classes − 1)), the default estimator dimension.
   The prototype of issue 13 wrote β_proto·mean log ρ, i.e. β_proto = β·d:
   with P = 32 probes and 10 classes (d = 288), β = 1 ≈ β_proto = 288.
+  `function_scale: unit` drops d (β is then β_proto: changing P leaves the
+  weight alone); `function_estimator: kernel` replaces the nearest-neighbour
+  estimate by an RBF kernel-density one on the nets' centred logits
+  (D'Angelo & Fortuin 2021), whose gradient stays bounded at near-duplicates;
+  `function_eps` is the ε of log(ρ + ε) in the nearest-neighbour estimate
+  (its gradient is at most d/(B·ε) per coordinate).
+- Outlier probes (`outlier_probes` > 0): a second function-space term with
+  its own weight β_out on label-destroying probes (`hyperman.probes`).
+  `repulsion_warmup` ramps both function-space terms in from 0.
+- `layer_weights` weighs the per-layer weight entropies (flat, rising toward
+  the output, or one number per layer).
 
 `train.diversity` picks the terms: weights (the paper's), function, both,
 or none (CE alone: the λ → ∞ ablation). Every caller — the single process,
@@ -31,17 +42,20 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .augment import random_shift
+from . import probes as probe_registry
 from .device import autocast
-from .entropy import kl_entropy
+from .entropy import kernel_entropy, kl_entropy
 from .symmetry import gauge_fix
-from .targets import Target
+from .targets import Target, get_target
 
 DIVERSITY_MODES = ("weights", "function", "both", "none")
-PROBE_FAMILIES = ("mixup", "noise", "augment")
+PROBE_FAMILIES = probe_registry.DATA_FAMILIES  # `probe_family`: the data-like probes
+OUTLIER_FAMILIES = probe_registry.OUTLIER_FAMILIES  # `outlier_families`: the label-destroying ones
 WEIGHT_ENTROPIES = ("joint", "per_layer")
 DISTANCES = ("l1", "l2")
-AUGMENT_PROBE_SHIFT = 6  # pixels: beyond the ≤ 2-pixel shifts of training augmentation, so "off the data"
+FUNCTION_ESTIMATORS = ("kl", "kernel")  # nearest-neighbour (Kozachenko–Leonenko) or RBF kernel density
+FUNCTION_SCALES = ("dimension", "unit")  # Ĥ_function's weight: β·d (d grows with the probes) or β alone
+LAYER_PROFILES = ("flat", "rising")  # named per-layer weights of Ĥ_weights (or one number per layer)
 
 
 def diversity_mode(value: str | bool) -> str:
@@ -70,13 +84,30 @@ def check_settings(config) -> None:
     for name, value, choices in (("diversity", config.diversity, DIVERSITY_MODES),
                                  ("probe-family", config.probe_family, PROBE_FAMILIES),
                                  ("weight-entropy", config.weight_entropy, WEIGHT_ENTROPIES),
-                                 ("function-distance", config.function_distance, DISTANCES)):
+                                 ("function-distance", config.function_distance, DISTANCES),
+                                 ("function-estimator", config.function_estimator, FUNCTION_ESTIMATORS),
+                                 ("function-scale", config.function_scale, FUNCTION_SCALES),
+                                 *(("outlier-families", f, OUTLIER_FAMILIES) for f in config.outlier_families)):
         if value not in choices:
             problems.append(f"--{name} {value!r} is not one of {', '.join(choices)}")
     for name, value, low in (("function-weight", config.function_weight, 0), ("probes", config.probes, 1),
-                             ("function-dim", config.function_dim, 0), ("entropy-queue", config.entropy_queue, 0)):
+                             ("function-dim", config.function_dim, 0), ("entropy-queue", config.entropy_queue, 0),
+                             ("outlier-probes", config.outlier_probes, 0), ("outlier-weight", config.outlier_weight, 0),
+                             ("repulsion-warmup", config.repulsion_warmup, 0)):
         if value < low:
             problems.append(f"--{name} {value} is below its minimum {low}")
+    if not config.function_eps > 0:
+        problems.append(f"--function-eps {config.function_eps} must be > 0")
+    if not config.outlier_families:
+        problems.append(f"--outlier-families needs at least one of {', '.join(OUTLIER_FAMILIES)}")
+    if config.outlier_probes and not uses_function(config.diversity):
+        problems.append(f"--outlier-probes {config.outlier_probes}: outlier probes feed a function-space term, "
+                        f"which --diversity {config.diversity} lacks; use --diversity function or both, or "
+                        "--outlier-probes 0")
+    try:
+        layer_weights(config, get_target(config.target))
+    except ValueError as error:
+        problems.append(str(error))
     if not 0 < config.lambda_anneal <= 1:
         problems.append(f"--lambda-anneal {config.lambda_anneal} is not a fraction of the run in (0, 1]")
     if config.entropy_queue and not uses_weights(config.diversity):
@@ -86,28 +117,49 @@ def check_settings(config) -> None:
         raise ValueError("; ".join(problems))
 
 
-def function_dim(config, target: Target) -> int:
-    """The estimator dimension of Ĥ_function: the setting, or (0) min(dim z, P·(classes − 1))."""
-    return config.function_dim or min(config.latent_dim, config.probes * (target.num_classes - 1))
+def function_dim(config, target: Target, probes: int | None = None) -> int:
+    """The estimator dimension of Ĥ_function on `probes` probes (default: the data-like ones): the setting, or
+    (0) min(dim z, P·(classes − 1))."""
+    count = config.probes if probes is None else probes
+    return config.function_dim or min(config.latent_dim, count * (target.num_classes - 1))
+
+
+def layer_weights(config, target: Target) -> list[float] | None:
+    """The per-layer weights of Ĥ_weights (`layer_weights`): None for flat (every layer 1, today's sum), rising
+    2l/(L + 1) for layer l = 1..L (mean 1: the same total as flat, shifted toward the output), or one
+    non-negative number per layer. ValueError, naming the flag, for anything else."""
+    text = str(config.layer_weights).strip().lower()
+    count = len(target.layers)
+    if text == "flat":
+        return None
+    if config.weight_entropy != "per_layer":
+        raise ValueError(f"--layer-weights {config.layer_weights} weighs the per-layer entropies; add "
+                         "--weight-entropy per_layer or keep --layer-weights flat")
+    if text == "rising":  # (LAYER_PROFILES)
+        return [2 * (k + 1) / (count + 1) for k in range(count)]
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count or not all(v >= 0 and v < float("inf") for v in values):
+        raise ValueError(f"--layer-weights {config.layer_weights!r} is not {' or '.join(LAYER_PROFILES)} or {count} "
+                         f"comma-separated numbers >= 0 (one per layer of {target.name}: "
+                         f"{', '.join(f'{layer.kind} {layer.units}' for layer in target.layers)})")
+    return values
 
 
 def draw_probes(config, train_x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """P probe images (P, C, H, W) shared by the step's nets, drawn from the training generator (resumable).
+    """P data-like probe images (P, C, H, W) of `probe_family` shared by the step's nets, drawn from the
+    training generator (resumable; the families: hyperman.probes)."""
+    return probe_registry.draw(config.probe_family, train_x, config.probes, generator)
 
-    mixup: a·x1 + (1 − a)·x2 of two random training images, a ~ U(0, 1) per probe;
-    noise: uniform pixels in [0, 1], the images' range;
-    augment: random training images shifted by up to AUGMENT_PROBE_SHIFT pixels."""
-    count, n = config.probes, len(train_x)
-    if config.probe_family == "mixup":
-        index = torch.randint(n, (2, count), generator=generator).to(train_x.device)
-        a = torch.rand(count, 1, 1, 1, generator=generator).to(train_x)
-        return a * train_x[index[0]] + (1 - a) * train_x[index[1]]
-    if config.probe_family == "noise":
-        return torch.rand(count, *train_x.shape[1:], generator=generator).to(train_x)
-    if config.probe_family == "augment":
-        index = torch.randint(n, (count,), generator=generator).to(train_x.device)
-        return random_shift(train_x[index], AUGMENT_PROBE_SHIFT, generator)
-    raise ValueError(f"unknown probe family {config.probe_family!r}; use one of {', '.join(PROBE_FAMILIES)}")
+
+def draw_outliers(config, train_x: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
+    """The step's `outlier_probes` label-destroying probes, shared out over `outlier_families`, drawn after the
+    data-like probes; None when off (then the generator is untouched: runs without them are unchanged)."""
+    if not config.outlier_probes:
+        return None
+    return probe_registry.draw_mixed(list(config.outlier_families), train_x, config.outlier_probes, generator)
 
 
 class NeighbourQueue:
@@ -134,23 +186,35 @@ class NeighbourQueue:
 
 
 def weight_entropy(config, target: Target, fixed: torch.Tensor, reference: torch.Tensor | None) -> torch.Tensor:
-    """Ĥ_weights of gauge-fixed nets (B, D): one joint estimate (d = dim z) or the sum of per-layer ones."""
+    """Ĥ_weights of gauge-fixed nets (B, D): one joint estimate (d = dim z) or the sum of per-layer ones,
+    each times its `layer_weights` weight (flat: no factor, today's sum)."""
     if config.weight_entropy == "joint":
         return kl_entropy(fixed, config.latent_dim, config.distance, reference=reference)
+    weights = layer_weights(config, target)
     total = fixed.new_zeros(())
-    for a, b in target.offsets():
-        total = total + kl_entropy(fixed[:, a:b], min(config.latent_dim, b - a), config.distance,
-                                   reference=None if reference is None else reference[:, a:b])
+    for k, (a, b) in enumerate(target.offsets()):
+        term = kl_entropy(fixed[:, a:b], min(config.latent_dim, b - a), config.distance,
+                          reference=None if reference is None else reference[:, a:b])
+        total = total + (term if weights is None else weights[k] * term)
     return total
 
 
 def function_entropy(config, target: Target, theta: torch.Tensor, probes: torch.Tensor,
                      method: str) -> torch.Tensor:
-    """Ĥ_function: the entropy of the nets' softmax outputs on the shared probes, each net one point."""
+    """Ĥ_function: the entropy of the nets' outputs on the shared probes, each net one point, scaled so that
+    β times it is the term's weight (`function_scale`).
+
+    kl: Kozachenko–Leonenko on the softmax outputs, d·mean log(ρ + ε) + constants, with d the estimator
+    dimension (dimension) or 1 (unit). kernel: the RBF kernel-density estimate on the logits centred per
+    probe (softmax ignores a shift of a probe's logits, so the kernel does too), times d or 1."""
     with autocast(config.precision, theta.device):
         logits = target.forward(theta, probes, method)
+    d = function_dim(config, target, probes.shape[0]) if config.function_scale == "dimension" else 1
+    if config.function_estimator == "kernel":
+        centred = logits.float() - logits.float().mean(-1, keepdim=True)
+        return d * kernel_entropy(centred.reshape(theta.shape[0], -1))
     outputs = logits.float().softmax(-1).reshape(theta.shape[0], -1)
-    return kl_entropy(outputs, function_dim(config, target), config.function_distance)
+    return kl_entropy(outputs, d, config.function_distance, eps=config.function_eps)
 
 
 def cross_entropy(config, target: Target, theta: torch.Tensor, images: torch.Tensor, labels: torch.Tensor,
@@ -176,17 +240,26 @@ class Objective:
     entropy_weights: torch.Tensor
     entropy_function: torch.Tensor
     fixed: torch.Tensor | None
+    entropy_outlier: torch.Tensor | None = None  # Ĥ_function on the outlier probes, when they are on
+    repulsion: float | None = None  # the warm-up's factor of the function-space terms, when a warm-up is on
 
     def record(self) -> dict:
-        """The logged parts (train_log.jsonl keys): `entropy` is Ĥ_weights, as before function diversity."""
+        """The logged parts (train_log.jsonl keys): `entropy` is Ĥ_weights, as before function diversity;
+        `entropy_outlier` and `repulsion` only when those levers are on (default logs are unchanged)."""
+        extra = {} if self.entropy_outlier is None else {"entropy_outlier": self.entropy_outlier.item()}
+        if self.repulsion is not None:
+            extra["repulsion"] = self.repulsion
         return {"loss": self.loss.item(), "ce": self.ce.item(), "entropy": self.entropy_weights.item(),
-                "entropy_function": self.entropy_function.item(), "lambda": self.lam}
+                "entropy_function": self.entropy_function.item(), "lambda": self.lam, **extra}
 
 
 def objective(config, target: Target, theta: torch.Tensor, ce: torch.Tensor, lam: float,
               probes: torch.Tensor | None = None, method: str = "loop",
-              queue: NeighbourQueue | None = None) -> Objective:
-    """loss = λ·CE − Ĥ_weights − β·Ĥ_function for the step's nets θ (B, D) (all of them, on every rank).
+              queue: NeighbourQueue | None = None, outliers: torch.Tensor | None = None,
+              repulsion: float = 1.0) -> Objective:
+    """loss = λ·CE − Ĥ_weights − r·β·Ĥ_function − r·β_out·Ĥ_outlier for the step's nets θ (B, D) (all of them,
+    on every rank); r is the warm-up's factor (1 without one), Ĥ_outlier the function entropy on the outlier
+    probes (when given).
 
     `ce` may carry a gradient (one process) or be a gathered number (torchrun,
     whose CE gradient is taken per shard); either way the entropy terms here
@@ -205,5 +278,10 @@ def objective(config, target: Target, theta: torch.Tensor, ce: torch.Tensor, lam
     if uses_weights(config.diversity):
         loss = loss - h_weights
     if uses_function(config.diversity):
-        loss = loss - config.function_weight * h_function
-    return Objective(loss, ce, lam, h_weights, h_function, fixed)
+        loss = loss - config.function_weight * repulsion * h_function
+    h_outlier = None
+    if outliers is not None:
+        h_outlier = function_entropy(config, target, theta, outliers, method)
+        loss = loss - config.outlier_weight * repulsion * h_outlier
+    return Objective(loss, ce, lam, h_weights, h_function, fixed, h_outlier,
+                     repulsion if config.repulsion_warmup else None)

@@ -27,12 +27,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-from . import checkpoint, compute, distributed, metrics, out_folder
+from . import checkpoint, compute, distributed, metrics, out_folder, probes as probe_registry
 from .augment import random_shift
 from .data import load_dataset
 from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
@@ -40,9 +40,9 @@ from .entropy import kl_entropy
 from .errors import ConfigError, HypermanError
 from .forward import Forward
 from .hypernetwork import LATENT_DISTRIBUTIONS, NORMS, HyperNetwork
-from .objective import (DISTANCES, DIVERSITY_MODES, PROBE_FAMILIES, WEIGHT_ENTROPIES, NeighbourQueue, Objective,
-                        ce_weight, check_settings, cross_entropy, diversity_mode, draw_probes, objective,
-                        uses_function)
+from .objective import (DISTANCES, DIVERSITY_MODES, FUNCTION_ESTIMATORS, FUNCTION_SCALES, OUTLIER_FAMILIES,
+                        PROBE_FAMILIES, WEIGHT_ENTROPIES, NeighbourQueue, Objective, ce_weight, check_settings,
+                        cross_entropy, diversity_mode, draw_outliers, draw_probes, objective, uses_function)
 from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError
 from . import settings
 from .settings import pixels, setting
@@ -85,14 +85,35 @@ class TrainConfig:
     function_weight: float = setting(2.0, "β of Ĥ_function = β·d·mean log ρ (d = 144 with 16 probes)",
                                      metavar="BETA", minimum=0)
     probes: int = setting(16, "probe inputs shared by the step's nets for Ĥ_function", minimum=1)
-    probe_family: str = setting("mixup", "how probes are drawn off the data: mixup of two training images (a ~ "
-                                "U(0,1)), uniform noise, or training images shifted by up to 6 pixels",
+    probe_family: str = setting("mixup", "how the data-like probes are drawn off the data: mixup of two training "
+                                "images (a ~ U(0,1)) or training images shifted by up to 6 pixels",
                                 choices=PROBE_FAMILIES)
     function_dim: int = setting(0, "Ĥ_function's estimator dimension (0: min(latent_dim, probes·(classes − 1)))",
                            minimum=0)
     function_distance: str = setting("l1", "distance between the nets' probe outputs", choices=DISTANCES)
+    function_estimator: str = setting("kl", "Ĥ_function's estimator: kl (nearest neighbour on the softmax outputs) "
+                                      "or kernel (RBF kernel density on the centred logits, median-heuristic "
+                                      "bandwidth; D'Angelo & Fortuin 2021)", choices=FUNCTION_ESTIMATORS)
+    function_scale: str = setting("dimension", "what β multiplies: dimension (β·d·Ĥ-per-dimension, d = "
+                                  "--function-dim's rule, so more probes weigh more) or unit (β alone: the weight "
+                                  "stays when --probes changes)", choices=FUNCTION_SCALES)
+    function_eps: float = setting(1e-8, "ε of log(ρ + ε) in the kl estimator of Ĥ_function: its gradient at "
+                                  "near-duplicate nets is at most d/(B·ε) (1e-8: unbounded in practice; e.g. 1e-3 "
+                                  "bounds it)", metavar="EPS", exclusive_minimum=0)
+    outlier_probes: int = setting(0, "label-destroying outlier probes per step, a second function-space term "
+                                  "(0: off)", minimum=0)
+    outlier_families: list[str] = setting(list(OUTLIER_FAMILIES), "the outlier probes' families, the probes shared "
+                                          "out over them (none equals an OOD evaluation set)", choices=OUTLIER_FAMILIES)
+    outlier_weight: float = setting(2.0, "β_out of the function-space term on the outlier probes (scaled like β)",
+                                    metavar="BETA_OUT", minimum=0)
+    repulsion_warmup: int = setting(0, "steps over which both function-space terms ramp in linearly from 0 "
+                                    "(0: full weight from the first step)", minimum=0)
     weight_entropy: str = setting("joint", "joint: one Ĥ_weights with d = latent_dim; per_layer: one term per layer "
                                   "(d = min(latent_dim, layer size)), summed", choices=WEIGHT_ENTROPIES)
+    layer_weights: str = setting("flat", "weights of the per-layer Ĥ_weights terms (with --weight-entropy "
+                                 "per_layer): flat (all 1), rising (2l/(L+1) for layer l of L: mean 1, rising "
+                                 "toward the output), or one number per layer, comma-separated (e.g. 0.5,1,1,2)",
+                                 metavar="PROFILE")
     entropy_queue: int = setting(0, "detached gauge-fixed nets of recent steps kept as extra neighbours of "
                                  "Ĥ_weights (0: off)", minimum=0)
     norm: str = setting("layer", "normalisation of G's hidden layers (batch: the paper's; layer: the same function "
@@ -129,6 +150,11 @@ class TrainConfig:
         if self.lambda_schedule == "exponential":
             return self.lambda_start * (self.lam / self.lambda_start) ** t
         raise ConfigError(f"unknown lambda schedule {self.lambda_schedule!r}")
+
+    def repulsion_at(self, step: int) -> float:
+        """The factor of the function-space terms at this step: step / repulsion_warmup during the warm-up
+        (0 at step 0: accuracy first, as HE-CKA's warm-up), 1 after it and without one."""
+        return min(step / self.repulsion_warmup, 1.0) if self.repulsion_warmup else 1.0
 
 
 def _upgrade(config: dict) -> dict:
@@ -177,7 +203,8 @@ def validate(model: HyperNetwork, x: torch.Tensor, y: torch.Tensor, num_nets: in
 
 def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta: torch.Tensor,
                     images: torch.Tensor, labels: torch.Tensor, lam: float, config: TrainConfig, method: str,
-                    probes: torch.Tensor | None, queue: NeighbourQueue) -> tuple[Objective, Callable[[], None]]:
+                    probes: torch.Tensor | None, queue: NeighbourQueue, outliers: torch.Tensor | None = None,
+                    repulsion: float = 1.0) -> tuple[Objective, Callable[[], None]]:
     """One step's objective and the function that back-propagates it through G.
 
     The CE gradient is taken w.r.t. the nets' weights alone (under torchrun:
@@ -198,7 +225,7 @@ def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta:
         theta_grad, ce = distributed.gather_rows(mine.grad), distributed.sum_over_ranks(ce_sum) / labels.numel()
     else:
         theta_grad, ce = mine.grad, ce_sum.detach() / labels.numel()
-    result = objective(config, target, theta, ce, lam, probes, method, queue)
+    result = objective(config, target, theta, ce, lam, probes, method, queue, outliers, repulsion)
 
     def backward() -> None:
         roots, seeds = [theta], [theta_grad]
@@ -303,7 +330,8 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
     summary = {"steps": config.steps, "train_seconds": elapsed, "device": str(device), "forward": method,
                "seconds_per_step": elapsed / config.steps if config.steps else math.nan,
                "steps_this_call": steps_run, **{k: v for k, v in last.items() if k.startswith("val_")},
-               "compute": compute.hypernet_cost(config, run.model, len(val_y), probes_per_step(config)).as_dict()}
+               "compute": compute.hypernet_cost(config, run.model, len(val_y), probes_per_step(config)).as_dict(),
+               "probes": probe_registry.used(asdict(config))}
     if ctx is not None:
         summary["world_size"] = ctx.world_size
         if not ctx.is_main:
@@ -328,9 +356,10 @@ def _train_step(run: RunState, config: TrainConfig, step: int, lr: float, train_
     if config.augment_shift:
         images = random_shift(images, config.augment_shift, generator)
     probes = draw_probes(config, train_x, generator) if uses_function(config.diversity) else None
+    outliers = draw_outliers(config, train_x, generator)  # None (the generator untouched) when off
     theta = model(z)
     result, backward = _step_objective(ctx, model, theta, images, labels, config.lambda_at(step), config, method,
-                                       probes, run.queue)
+                                       probes, run.queue, outliers, config.repulsion_at(step))
     if not torch.isfinite(result.loss):
         raise TrainingError(f"loss became {result.loss.item()} at step {step} (CE {result.ce.item():.4g}, "
                             f"entropy {result.entropy_weights.item():.4g}, function entropy "
@@ -346,8 +375,9 @@ def _train_step(run: RunState, config: TrainConfig, step: int, lr: float, train_
 
 
 def probes_per_step(config: TrainConfig) -> int:
-    """Probe images each net of a step sees (the function-space entropy's; 0 when that term is off)."""
-    return config.probes if uses_function(config.diversity) else 0
+    """Probe images each net of a step sees (the function-space entropies', data-like and outlier; 0 when that
+    term is off)."""
+    return config.probes + config.outlier_probes if uses_function(config.diversity) else 0
 
 
 def _progress(total: int, start: int):

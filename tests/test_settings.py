@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hyperman import settings
+from hyperman import probes, settings
 from hyperman.device import DEVICES, PRECISIONS
 from hyperman.entropy import DISTANCES
 from hyperman.hypernetwork import LATENT_DISTRIBUTIONS, NORMS
+from hyperman.objective import FUNCTION_ESTIMATORS, FUNCTION_SCALES
 from hyperman.targets import TARGETS
 from hyperman.baseline import BaselineConfig
 from hyperman.distillation import DistillConfig
@@ -93,6 +94,8 @@ def test_schema_keys_and_choices_come_from_the_dataclass(section):
                 rule = SCHEMA["$defs"][rule["$ref"].rsplit("/", 1)[1]]
             if "anyOf" in rule:  # e.g. diversity: the modes, or the old booleans
                 rule = next(option for option in rule["anyOf"] if "enum" in option)
+            if rule.get("type") == "array":  # a list setting, e.g. outlier_families: its items' choices
+                rule = rule["items"]
             assert rule.get("enum") == list(field.metadata["choices"]), key
 
 
@@ -103,6 +106,8 @@ def test_choices_are_the_registries():
     assert by_name["norm"] == NORMS and by_name["precision"] == PRECISIONS and by_name["device"] == DEVICES
     assert by_name["distance"] == DISTANCES and by_name["latent_dist"] == LATENT_DISTRIBUTIONS
     assert by_name["lambda_schedule"] == LAMBDA_SCHEDULES
+    assert by_name["probe_family"] == probes.DATA_FAMILIES and by_name["outlier_families"] == probes.OUTLIER_FAMILIES
+    assert by_name["function_estimator"] == FUNCTION_ESTIMATORS and by_name["function_scale"] == FUNCTION_SCALES
 
 
 def test_a_stray_params_key_is_refused():

@@ -35,11 +35,19 @@ def run_overrides(run: str, train: dict | None = None) -> dict[str, Any]:
         raise ValueError(f"bad run name {run!r}: expected 'main', 'lambda<value>-seed<n>' or "
                          "'lambda<value>-beta<value>-seed<n>'") from None
     if lam == "inf":
-        return {"diversity": "none", "seed": seed}
+        return {"diversity": "none", "seed": seed, **_no_outliers(train)}
     out: dict[str, Any] = {"lambda": float(lam), "seed": seed}
     if beta is not None:
         out.update(function_weight=beta, diversity=_beta_diversity(train or {}, beta))
+        if out["diversity"] in ("weights", "none"):
+            out.update(_no_outliers(train))
     return out
+
+
+def _no_outliers(train: dict | None) -> dict[str, Any]:
+    """A run without a function-space term trains no outlier probes either (training refuses them there): the
+    override, only when the main run has some (otherwise the run's command is unchanged)."""
+    return {"outlier_probes": 0} if (train or {}).get("outlier_probes") else {}
 
 
 def sweep_runs(config: dict) -> list[str]:

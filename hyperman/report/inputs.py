@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import checkpoint, outputs
+from .. import checkpoint, outputs, probes
 from ..outputs import get
 from ..checkpoint import CheckpointError
 from ..errors import HypermanError
@@ -138,6 +138,19 @@ def label_from_checkpoint(metrics: dict, folder: Path) -> dict:
     return {"lambda": lam, "seed": int(config.get("seed", 0)), **beta}
 
 
+def training_probes(metrics: dict) -> dict | None:
+    """The probes the evaluated hypernetwork's function-space terms were trained on (`hyperman.probes.used`:
+    families, counts, weights), read from the config of the checkpoint its metrics.json names; None when that
+    checkpoint cannot be read from here (the report then shows what metrics.json records alone)."""
+    path = (metrics.get("inputs") or {}).get("checkpoint")
+    if not path or not Path(path).is_file():
+        return None
+    try:
+        return probes.used(checkpoint.load(Path(path), kind="hypernetwork")["config"])
+    except (CheckpointError, KeyError, TypeError):
+        return None
+
+
 def load_inputs(cfg: ReportConfig) -> dict:
     """Read and check every input before any figure is drawn."""
     ev = Path(cfg.evaluate)
@@ -185,8 +198,10 @@ def load_inputs(cfg: ReportConfig) -> dict:
         m = _json(folder / outputs.METRICS, SWEEP_KEYS, f"--sweep {folder}")
         label = parse_label(cfg.sweep_labels[k]) if cfg.sweep_labels else label_from_checkpoint(m, folder)
         sweep.append({"folder": str(folder), **label, "member_accuracy": get(m, SWEEP_KEYS[0]),
-                      "ensemble_gain": get(m, SWEEP_KEYS[1]), "disagreement": get(m, SWEEP_KEYS[2]), "metrics": m})
+                      "ensemble_gain": get(m, SWEEP_KEYS[1]), "disagreement": get(m, SWEEP_KEYS[2]), "metrics": m,
+                      "probes": training_probes(m)})
     inputs["sweep"] = sweep
+    inputs["probes"] = training_probes(inputs["metrics"])
     return inputs
 
 

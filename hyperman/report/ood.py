@@ -24,16 +24,29 @@ def cell(entry: dict | None) -> str:
     return f"{entry['estimate']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
 
 
-def probes_line(m: dict, who: str) -> str:
-    """What one hypernetwork's function-space term was trained on, from metrics.json `ood.trained_with`."""
+def outliers_text(used: dict | None) -> str:
+    """'; outlier probes `lines`, `grid` (8 per step, weight 2)' from the checkpoint's probes
+    (report.inputs.training_probes); empty without outlier probes or when the checkpoint was not read."""
+    outlier = (used or {}).get("outlier")
+    if not outlier:
+        return ""
+    warmup = f", warm-up {used['warmup_steps']} steps" if used.get("warmup_steps") else ""
+    return (f"; outlier probes {', '.join(f'`{f}`' for f in outlier['families'])} ({outlier['probes']} per step, "
+            f"weight {outlier['weight']:g}{warmup})")
+
+
+def probes_line(m: dict, who: str, used: dict | None = None) -> str:
+    """What one hypernetwork's function-space terms were trained on: metrics.json `ood.trained_with` (the
+    data-like family) and, when its checkpoint could be read (`used`), the outlier families."""
     trained = value(m, "ood.trained_with")
     if trained is None:
         return f"{who}: not recorded (an evaluation older than the OOD registry: rerun `hyperman evaluate`)"
-    if not trained["function_term"]:
+    if not trained["function_term"] and not (used or {}).get("outlier"):
         return f"{who}: no probes (diversity `{trained['diversity']}` has no function-space term)"
     toward = [title(n) for n, e in (value(m, "ood.sets") or {}).items() if e["trained_toward"]]
-    return f"{who}: probe family `{trained['probe_family']}`" + (f" ({TOWARD} the OOD set {', '.join(toward)})"
-                                                                 if toward else "")
+    data = f"probe family `{trained['probe_family']}`" if trained["function_term"] else "no data-like probes"
+    return (f"{who}: {data}" + (f" ({TOWARD} the OOD set {', '.join(toward)})" if toward else "")
+            + outliers_text(used))
 
 
 def table(m: dict) -> tuple[list[str], list[list[str]]]:
@@ -56,8 +69,9 @@ def section(inputs: dict, render) -> list[str]:
     if not sets:
         return ["## Out-of-distribution detection", "", "No OOD sets in this evaluation (older metrics.json): rerun "
                 "`hyperman evaluate`.", ""]
-    probes = [probes_line(m, "this hypernetwork")]
-    probes += [probes_line(run["metrics"], f"sweep run `{run['folder']}`") for run in inputs.get("sweep") or []]
+    probes = [probes_line(m, "this hypernetwork", inputs.get("probes"))]
+    probes += [probes_line(run["metrics"], f"sweep run `{run['folder']}`", run.get("probes"))
+               for run in inputs.get("sweep") or []]
     toward = [title(n, value(m, "ood.out_of_distribution")) for n, e in sets.items() if e["trained_toward"]]
     lines = ["## Out-of-distribution detection", "",
              f"Every model on {len(sets)} OOD sets against the {value(m, 'ood.id_images')} in-distribution test "
