@@ -104,9 +104,10 @@ def test_bootstrap_resamples_equal_the_curve_of_the_expanded_resample():
     for r in range(3):
         index = torch.arange(n).repeat_interleave(counts[r].long())  # every drawn image as often as drawn
         risks = risk_coverage(scores[index], errors[index])
-        assert drawn["aurc"][r].item() == pytest.approx(risks.mean().item(), abs=1e-12)
+        # the resamples are float32 (speed): exact counts, risks to about 1e-7
+        assert drawn["aurc"][r].item() == pytest.approx(risks.mean().item(), abs=1e-6)
         for c in COVERAGES:
-            assert drawn[coverage_key(c)][r].item() == pytest.approx(risks[kept(c, n) - 1].item(), abs=1e-12)
+            assert drawn[coverage_key(c)][r].item() == pytest.approx(risks[kept(c, n) - 1].item(), abs=1e-6)
 
 
 def test_bootstrap_intervals_hold_the_estimate_and_accuracy_at_full_coverage_is_the_accuracy():

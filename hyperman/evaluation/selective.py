@@ -98,25 +98,30 @@ def selective_resamples(scores: torch.Tensor, errors: torch.Tensor, counts: torc
 
 
 def _resamples(ranked: tuple, counts: torch.Tensor, coverages: tuple[float, ...]) -> dict[str, torch.Tensor]:
+    """selective_resamples on shared counts. float32 and in place: the resamples are the evaluation's largest
+    cost after the forward, and float32 holds the integer counts exactly (n < 2^24) and the risks to about
+    1e-6, far below the spread of any interval; the estimates themselves are float64 (risk_coverage)."""
     order, errors, ends = ranked
     rows, n = counts.shape
-    drawn = counts[:, order]
-    total_w, total_e = torch.cumsum(drawn, 1), torch.cumsum(drawn * errors, 1)
+    drawn = counts.float()[:, order]
+    total_w = torch.cumsum(drawn, 1)
+    total_e = torch.cumsum(drawn.mul_(errors.float()), 1)
     if ends is not None:  # one column per tied group
         total_w, total_e = total_w[:, ends], total_e[:, ends]
-    shift = torch.nn.functional.pad
-    before_w, before_e = shift(total_w[:, :-1], (1, 0)), shift(total_e[:, :-1], (1, 0))
-    rate = (total_e - before_e) / (total_w - before_w).clamp_min(1)  # a group not drawn: 0 errors in 0 images
+    before_w, before_e = torch.zeros_like(total_w), torch.zeros_like(total_e)
+    before_w[:, 1:], before_e[:, 1:] = total_w[:, :-1], total_e[:, :-1]
+    rate = (total_e - before_e).div_((total_w - before_w).clamp_min_(1))  # a group not drawn: 0 errors, 0 images
     harmonic = torch.cat([torch.zeros(1, dtype=torch.float64),
-                          torch.cumsum(1 / torch.arange(1, n + 1, dtype=torch.float64), 0)])
-    h = harmonic[total_w.long()]
-    step = h - shift(h[:, :-1], (1, 0))
-    out = {"aurc": (((before_e - rate * before_w) * step).sum(1) + total_e[:, -1]) / n}
+                          torch.cumsum(1 / torch.arange(1, n + 1, dtype=torch.float64), 0)]).float()
+    step = harmonic[total_w.int()]
+    step[:, 1:] -= step[:, :-1].clone()
+    aurc = (before_e - rate * before_w).mul_(step).sum(1, dtype=torch.float64).add_(total_e[:, -1]).div_(n)
+    out = {"aurc": aurc}
     for coverage in coverages:
         k = kept(coverage, n)
-        g = torch.searchsorted(total_w, torch.full((rows, 1), float(k), dtype=torch.float64))  # first W_g ≥ k
+        g = torch.searchsorted(total_w, torch.full((rows, 1), float(k)))  # the first group with W_g ≥ k
         expected = before_e.gather(1, g) + (k - before_w.gather(1, g)) * rate.gather(1, g)
-        out[coverage_key(coverage)] = expected.squeeze(1) / k
+        out[coverage_key(coverage)] = expected.squeeze(1).double() / k
     return out
 
 
