@@ -37,10 +37,10 @@ TABLES: dict[str, list[str]] = {
     SHIFT: ["family", "intensity", "model", "kind", "accuracy", "nll", "ece"],
     SELECTIVE: ["model", "score", "coverage", "risk"],  # risk–coverage curves (evaluation.selective)
 }
-TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "excludes_zero", "score")  # the rest hold numbers
+TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "excludes_zero", "score")  # the rest: numbers
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
-REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT, SELECTIVE)  # None when absent: the
-# report skips their figures
+# None when absent: the report skips their figures
+REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT, SELECTIVE)
 EVIDENCE_TABLES = {name: TABLES[name] for name in (MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)}  # optional for
 # the report: its figures are skipped without them
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)

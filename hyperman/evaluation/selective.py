@@ -44,7 +44,7 @@ def coverage_key(coverage: float) -> str:
 
 
 def kept(coverage: float, n: int) -> int:
-    """How many of n images a coverage keeps: ⌈c·n⌉ (at least 1; the 1e-9 absorbs 0.95·100 = 95.00000000000001)."""
+    """How many of n images a coverage keeps: ⌈c·n⌉, at least 1 (1e-9 absorbs 0.95·100 = 95.00000000000001)."""
     if not 0 < coverage <= 1:
         raise ValueError(f"coverage must lie in (0, 1], got {coverage}")
     return max(1, math.ceil(coverage * n - 1e-9))
@@ -120,8 +120,9 @@ def _resamples(ranked: tuple, counts: torch.Tensor, coverages: tuple[float, ...]
     for coverage in coverages:
         k = kept(coverage, n)
         g = torch.searchsorted(total_w, torch.full((rows, 1), float(k)))  # the first group with W_g ≥ k
-        expected = before_e.gather(1, g) + (k - before_w.gather(1, g)) * rate.gather(1, g)
-        out[coverage_key(coverage)] = expected.squeeze(1).double() / k
+        kept_w, kept_e = before_w.gather(1, g).double(), before_e.gather(1, g).double()  # exact integers
+        group_rate = (total_e.gather(1, g).double() - kept_e) / (total_w.gather(1, g).double() - kept_w)
+        out[coverage_key(coverage)] = (kept_e + (k - kept_w) * group_rate).squeeze(1) / k  # float64 throughout
     return out
 
 
