@@ -19,6 +19,7 @@ MODELS = "models.csv"
 COMPARISONS = "comparisons.csv"
 EQUAL_COMPUTE = "equal_compute.csv"
 SHIFT = "shift.csv"
+SELECTIVE = "selective.csv"
 
 # columns of every evaluation table, in the order the workflow declares them
 TABLES: dict[str, list[str]] = {
@@ -34,11 +35,12 @@ TABLES: dict[str, list[str]] = {
     EQUAL_COMPUTE: ["members", "epochs", "train_flops", "seconds", "accuracy", "nll", "ood_auroc"],  # header only
     # without epochs.pt
     SHIFT: ["family", "intensity", "model", "kind", "accuracy", "nll", "ece"],
+    SELECTIVE: ["model", "score", "coverage", "risk"],  # risk–coverage curves (evaluation.selective)
 }
-TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "excludes_zero")  # the rest hold numbers
+TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "excludes_zero", "score")  # the rest: numbers
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
-REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)  # None when absent: the
-# report skips their figures
+# None when absent: the report skips their figures
+REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT, SELECTIVE)
 EVIDENCE_TABLES = {name: TABLES[name] for name in (MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)}  # optional for
 # the report: its figures are skipped without them
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)

@@ -161,6 +161,15 @@ def test_every_baseline_figure_has_its_known_answer(evaluated, images):
         assert len(filled) == 1 and int(filled[0]["count"]) == 120  # one bin holds every image
         assert float(filled[0]["confidence_mean"]) == pytest.approx(float(confidence), rel=1e-5)
         assert float(filled[0]["accuracy"]) == pytest.approx(accuracy, rel=1e-5)
+    # selective prediction: every image has the same score, so abstaining cannot help: the risk is the error rate
+    # at every coverage (ties in every order), AURC = 1 − accuracy, and the single net has no MI ranking
+    for model, score, accuracy in (("single_net", "entropy", f1), ("deep_ensemble", "entropy", f7),
+                                   ("deep_ensemble", "mutual_information", f7)):
+        selective = result["models"][model]["selective"][score]
+        assert selective["aurc"]["estimate"] == pytest.approx(1 - accuracy, abs=1e-12), (model, score)
+        for key in ("accuracy_at_90", "accuracy_at_95", "accuracy_at_99"):
+            assert selective[key]["estimate"] == pytest.approx(accuracy, abs=1e-12), (model, score, key)
+    assert result["models"]["single_net"]["selective"]["mutual_information"] is None
     entropies = [float(r["entropy"]) for r in evaluated["ood_scores"] if r["model"] == "single_net"]
     assert entropies == pytest.approx([float(-(p0 * p0.log()).sum())] * 220, rel=1e-5)  # 120 MNIST + 100 Fashion
 

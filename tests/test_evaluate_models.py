@@ -94,6 +94,34 @@ def test_evaluate_every_model_with_equal_compute_and_intervals(evidence, tmp_pat
     assert models["hypernet_ensemble"]["accuracy"] == pytest.approx(
         result["hypernet"]["ensemble_gain_detail"]["ensemble_accuracy"])
     assert result["diversity"]["hypernet"]["nn_l1_nets"] == result["diversity"]["deep_ensemble"]["nn_l1_nets"] == 2
+    _check_selective(result, out)
+
+
+def _check_selective(result, out):
+    """Selective prediction for every model: AURC and accuracy at 90/95/99 % coverage by entropy (and by MI for
+    ensembles) with intervals, and the curves in selective.csv ending at each model's accuracy."""
+    models, curves = result["models"], {}
+    for row in _rows(out / outputs.SELECTIVE):
+        curves.setdefault((row["model"], row["score"]), []).append((float(row["coverage"]), float(row["risk"])))
+    for name, entry in models.items():
+        selective = entry["selective"]
+        scores = ["entropy"] + (["mutual_information"] if entry["members"] > 1 and name != "hypernet_member" else [])
+        assert [s for s in ("entropy", "mutual_information") if selective[s] is not None] == scores, name
+        for score in scores:
+            s = selective[score]
+            assert set(s) == {"aurc", "accuracy_at_90", "accuracy_at_95", "accuracy_at_99"}
+            if name == "hypernet_member":
+                continue  # a mean over nets: no interval, no curve
+            for value in s.values():
+                assert value["low"] <= value["estimate"] <= value["high"], (name, score)
+            curve = curves[name, score]
+            assert curve[-1][0] == 1.0 and curve[-1][1] == pytest.approx(1 - entry["accuracy"], abs=1e-6)
+            # 120 test images: 90 % keeps the 108 most confident, a point of the 200-point curve
+            assert 1 - dict(curve)[0.9] == pytest.approx(s["accuracy_at_90"]["estimate"], abs=1e-6)
+    assert "n/a" in models["single_net"]["selective"]["note"]
+    assert set(curves) == {(n, s) for n in models if n != "hypernet_member" for s in ("entropy", "mutual_information")
+                           if models[n]["selective"][s] is not None}
+    assert "aurc" in result["selective_notes"]
 
 
 def test_a_model_compared_with_itself_differs_by_exactly_zero():

@@ -128,6 +128,18 @@ def test_full_report(run, tmp_path):
     assert "this hypernetwork: no probes (diversity `weights` has no function-space term)" in md
     assert "(trained toward)" not in md
     assert "## Headline table" in md and "deep ensemble (2 nets)" in md and "training TFLOP" in md
+    # selective prediction: AURC and accuracy at 90/95/99 % coverage by entropy and MI, with intervals
+    assert "| AURC (entropy; MI) | accuracy at 90 % coverage | at 95 % coverage | at 99 % coverage |" in md
+    for name in ("hypernet_ensemble", "deep_ensemble", "single_net"):
+        selective = models[name]["selective"]
+        a = selective["entropy"]["accuracy_at_95"]
+        assert f"{100 * a['estimate']:.2f} % [{100 * a['low']:.2f}, {100 * a['high']:.2f}] (entropy)" in md, name
+        if name != "single_net":
+            aurc = selective["mutual_information"]["aurc"]
+            assert f"{aurc['estimate']:.3g} [{aurc['low']:.3g}, {aurc['high']:.3g}] (MI)" in md, name
+    row = next(line for line in md.splitlines() if line.startswith("| single net (1 net)"))
+    assert row.count("MI n/a") == 4  # one net: no MI ranking in any of the four columns
+    assert "Selective prediction: risk against coverage" in md and "selective.png" in md
     assert "## Which setting is best for the ensemble" in md and "| no diversity |" in md
     assert "Chosen for the ensemble: **" in md  # floor 0 and real validation figures: a setting is chosen
 
@@ -138,7 +150,7 @@ def test_missing_optional_inputs_skip_their_figures(run, tmp_path):
     md = (out / "report.md").read_text()
     drawn = {p.stem for p in out.glob("*.png")}
     assert drawn == {"ensemble_accuracy", "ensemble_nll_ece", "member_accuracy_hist", "paths", "reliability",
-                     "adversarial", "equal_compute", "shift", "models_comparison"}
+                     "adversarial", "equal_compute", "shift", "models_comparison", "selective"}
     for stem in ("filter_pca", "filter_montage", "ood", "lambda_tradeoff", "distill_comparison"):
         assert f"`{stem}.png`" in md.split("## Figures not drawn")[1]
     assert "not judged" in md  # the student claim, without --distill

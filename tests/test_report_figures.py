@@ -260,3 +260,29 @@ def test_sweep_label_from_the_checkpoint_reads_the_diversity_mode(diversity, lab
     checkpoint.save(path, {"kind": "hypernetwork", "config": {"lam": 3e4, "seed": 2, "diversity": diversity,
                                                                "function_weight": 300.0}})
     assert label_from_checkpoint({"inputs": {"checkpoint": str(path)}}, tmp_path) == label
+
+
+def test_selective_figure_draws_the_csv_curves_of_the_headline_models_per_score(tmp_path):
+    header = outputs.TABLES[outputs.SELECTIVE]
+    rows = [[model, score, c, base * c] for model, base in (("hypernet_ensemble", 0.01), ("deep_ensemble", 0.02),
+                                                           ("single_net", 0.03), ("noise_ensemble", 0.04))
+            for score in ("entropy", "mutual_information") if not (model == "single_net" and score != "entropy")
+            for c in (1.0, 0.5, 0.25)]
+    with open(tmp_path / outputs.SELECTIVE, "w", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    table = read_csv(tmp_path / outputs.SELECTIVE, header)
+    aurc = {"estimate": 0.004, "low": 0.003, "high": 0.005}
+    metrics = {"models": {"hypernet_ensemble": {"members": 100, "selective": {"entropy": {"aurc": aurc}}}}}
+    entropy, mi = _draw("selective", _inputs({outputs.SELECTIVE: table}, metrics), tmp_path)
+    drawn = [line.get_gid() for line in entropy.lines if line.get_gid()]
+    assert drawn == ["hypernet_ensemble:entropy", "deep_ensemble:entropy", "single_net:entropy"]  # the headline
+    assert [line.get_gid() for line in mi.lines if line.get_gid()] == ["hypernet_ensemble:mutual_information",
+                                                                      "deep_ensemble:mutual_information"]
+    deep = _line(entropy, "deep_ensemble:entropy")
+    np.testing.assert_allclose(deep.get_xdata(), [25, 50, 100])  # sorted by coverage, in %
+    np.testing.assert_allclose(deep.get_ydata(), [0.5, 1.0, 2.0])
+    labels = [text.get_text() for text in entropy.get_legend().get_texts()]
+    assert labels[0] == "hypernetwork ensemble (100 nets), AURC 0.004 [0.003, 0.005]"
+    assert any("n/a: single net" in text.get_text() for text in mi.texts)
+    assert not available("selective", _inputs({outputs.SELECTIVE: None}))
+    assert outputs.SELECTIVE in SKIP_REASONS["selective"]

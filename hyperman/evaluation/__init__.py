@@ -4,7 +4,7 @@ The package holds one module per concern: `config` (EvalConfig and its
 check), `inputs` (loading and cross-checking), `context` (the shared state and
 the one test-set forward of every net, through hyperman.forward), one module
 per metric family over those probabilities (`ensembles`, `diversity`,
-`paths`, `ood`, `adversarial`) and `run` (the loop over the parts, timing and
+`paths`, `ood`, `adversarial`, `selective`) and `run` (the loop over the parts, timing and
 writing). The names below are the public interface; import them from here.
 """
 
@@ -23,10 +23,11 @@ from .models import member_metrics, model_metrics, ood_metrics
 from .ood import ood_score_rows, ood_scores
 from .paths import direct_path, path_scores
 from .run import PARTS, evaluate
+from .selective import aurc, bootstrap_selective, risk_coverage
 
 __all__ = ["DEFAULT_EPS", "DEFAULT_SIZES", "DIVERSITY_NETS", "OUTPUTS", "PARTS", "EvalConfig", "EvaluationError",
-           "Forward", "Grid", "Model", "alignment", "compare", "compare_with_members", "flops_match",
+           "Forward", "Grid", "Model", "alignment", "aurc", "bootstrap_selective", "compare", "compare_with_members", "flops_match",
            "gauge_check", "grid_rows", "member_metrics", "model_metrics", "ood_metrics", "random_direction",
            "_activation_elements", "diversity", "direct_path", "ensemble_curve", "ensemble_scores",
            "evaluate", "fgsm_flip_rates", "load_inputs", "member_summary", "ood_score_rows", "ood_scores",
-           "path_scores", "reliability_rows", "symmetry_control"]
+           "path_scores", "reliability_rows", "risk_coverage", "symmetry_control"]

@@ -28,6 +28,7 @@ from .inputs import load_inputs
 from .models import models_part
 from .ood import ood_part
 from .paths import paths_part
+from .selective import selective_part
 from .shift import shift_part
 
 # in this order: the parts draw from one random generator, and later parts read what earlier ones computed
@@ -35,7 +36,7 @@ PARTS: list[tuple[str, Part]] = [
     ("test_forward", test_forward), ("members_and_ensembles", members_and_ensembles), ("models", models_part),
     ("comparisons", comparisons_part), ("equal_compute", equal_compute_part), ("diversity", diversity_part),
     ("controls", controls_part), ("paths", paths_part), ("ood", ood_part), ("adversarial", adversarial_part),
-    ("shift", shift_part),
+    ("shift", shift_part), ("selective", selective_part),
 ]
 
 

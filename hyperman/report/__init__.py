@@ -19,7 +19,7 @@ from .claims import claims, headline, model_rows, num, pct, pp, secs
 from .figures import (COLORS, FIGURES, SKIP_REASONS, fig_adversarial, fig_distill, fig_ensemble_accuracy,
                       fig_ensemble_nll_ece, fig_equal_compute, fig_filter_montage, fig_filter_pca, fig_frontier,
                       fig_lambda, fig_member_histogram, fig_models_comparison, fig_ood, fig_paths, fig_reliability,
-                      fig_shift)
+                      fig_selective, fig_shift)
 from .inputs import (DISTILL_KEYS, EVAL_TABLES, OPTIONAL_TABLES, REQUIRED_KEYS, SWEEP_KEYS, ReportConfig, ReportError,
                      get, label_from_checkpoint, load_inputs, parse_label, read_csv)
 from .markdown import build_report, markdown
@@ -28,6 +28,6 @@ __all__ = ["COLORS", "DISTILL_KEYS", "EVAL_TABLES", "FIGURES", "OPTIONAL_TABLES"
            "SWEEP_KEYS", "ReportConfig", "ReportError", "build_report", "claims", "fig_adversarial", "fig_distill",
            "fig_ensemble_accuracy", "fig_ensemble_nll_ece", "fig_equal_compute", "fig_filter_montage",
            "fig_filter_pca", "fig_frontier", "fig_lambda", "fig_member_histogram", "fig_models_comparison", "fig_ood",
-           "fig_paths", "fig_reliability", "fig_shift", "get", "headline",
+           "fig_paths", "fig_reliability", "fig_selective", "fig_shift", "get", "headline",
            "label_from_checkpoint", "load_inputs", "markdown", "model_rows", "num", "parse_label", "pct", "pp",
            "read_csv", "secs"]

@@ -24,6 +24,10 @@ LABELS = {"hypernet_ensemble": "hypernetwork ensemble", "hypernet_ensemble_k": "
 METRICS = (("accuracy", "accuracy", 100, "pp", True), ("nll", "NLL", 1, "", False), ("ece", "ECE", 1, "", False),
            ("brier", "Brier", 1, "", False), ("auroc", "AUROC", 1, "", True))
 OOD_COLUMNS = (("aupr_in", "AUPR-in"), ("aupr_out", "AUPR-out"), ("fpr95", "FPR95"))
+# selective prediction (metrics.json models.<name>.selective): (key, column title, scale)
+SELECTIVE_COLUMNS = (("aurc", "AURC (entropy; MI)", 1), ("accuracy_at_90", "accuracy at 90 % coverage", 100),
+                     ("accuracy_at_95", "at 95 % coverage", 100), ("accuracy_at_99", "at 99 % coverage", 100))
+SCORE_NAMES = {"entropy": "entropy", "mutual_information": "MI"}
 
 
 def label(m: dict, name: str) -> str:
@@ -46,6 +50,28 @@ def _value(v, scale: float = 1) -> str:
     return "n/a" if v is None else (f"{100 * v:.2f} %" if scale == 100 else f"{v:.4f}")
 
 
+def _estimate(d: dict, scale: float) -> str:
+    """'99.91 % [99.85, 99.96]' (accuracy) or '0.00123 [0.00101, 0.0015]' (AURC) of one {estimate, low, high}."""
+    if scale == 100:
+        text = f"{100 * d['estimate']:.2f} %"
+        return text if d.get("low") is None else f"{text} [{100 * d['low']:.2f}, {100 * d['high']:.2f}]"
+    text = f"{d['estimate']:.3g}"
+    return text if d.get("low") is None else f"{text} [{d['low']:.3g}, {d['high']:.3g}]"
+
+
+def selective_cell(entry: dict, key: str, scale: float) -> str:
+    """One selective-prediction cell: the value by entropy, then by MI ('MI n/a' for one net), each with its
+    95 % bootstrap interval where it has one."""
+    selective = entry.get("selective")
+    if not selective:
+        return "n/a"
+    parts = []
+    for score, name in SCORE_NAMES.items():
+        d = (selective.get(score) or {}).get(key)
+        parts.append(f"{_estimate(d, scale)} ({name})" if d else f"{name} n/a")
+    return "<br>".join(parts)
+
+
 def shift_accuracy(entry: dict) -> float | None:
     """Mean over the shift families of each family's mean accuracy over its intensities (clean included)."""
     means = entry.get("shift_mean")
@@ -55,7 +81,8 @@ def shift_accuracy(entry: dict) -> float | None:
 def headline_table(m: dict) -> tuple[list[str], list[list[str]]]:
     """One row per model: its values, and under each the hypernetwork ensemble minus it with the interval."""
     header = ["model", *[title for _, title, *_ in METRICS[:4]], "AUROC (OOD score)",
-              *[title for _, title in OOD_COLUMNS], "shift: mean accuracy", "training TFLOP (× G's)",
+              *[title for _, title in OOD_COLUMNS], *[title for _, title, _ in SELECTIVE_COLUMNS],
+              "shift: mean accuracy", "training TFLOP (× G's)",
               "test MFLOP per image", "training seconds"]
     rows, hyper_flops = [], m["models"].get(outputs.HEADLINE, {}).get("train_flops")
     for name in outputs.MODEL_NAMES:
@@ -72,6 +99,7 @@ def headline_table(m: dict) -> tuple[list[str], list[list[str]]]:
                 cell += "<br>" + difference(comparison.get(metric), scale, unit)
             cells.append(cell)
         cells += [_value((entry.get("ood") or {}).get(key)) for key, _ in OOD_COLUMNS]
+        cells += [selective_cell(entry, key, scale) for key, _, scale in SELECTIVE_COLUMNS]
         cells += [_value(shift_accuracy(entry), 100), tflops(entry.get("train_flops"), hyper_flops),
                   "n/a" if entry.get("test_flops_per_image") is None else f"{entry['test_flops_per_image'] / 1e6:.1f}",
                   "n/a" if entry.get("train_seconds") is None else f"{entry['train_seconds']:.1f}"]

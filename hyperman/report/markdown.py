@@ -48,8 +48,12 @@ def markdown(cfg: ReportConfig, inputs: dict, written: list[tuple], skipped: lis
              f"{m['models_notes']['ood']}. Shift: mean accuracy over the shift families and their intensities "
              "(clean included) on the first "
              f"{value(m, 'shift.images')} test images; every ensemble there uses its first "
-             f"{value(m, 'shift.hypernet_nets')} members. Training seconds: measured wall time; the noise ensemble's "
-             "is its single net's.", "",
+             f"{value(m, 'shift.hypernet_nets')} members. Selective prediction: AURC (area under the risk–coverage "
+             "curve: mean error rate of the images kept as the model abstains on its most uncertain ones; lower "
+             "is better) and the accuracy on the 90, 95 and 99 % of the test images it is most sure of, ranked by "
+             "predictive entropy and by mutual information (MI n/a for one net), each with its 95 % bootstrap "
+             "interval over the test images (the members' row: means over nets, no interval). Training seconds: "
+             "measured wall time; the noise ensemble's is its single net's.", "",
              _table(*headline_table(m)), "",
              "## Other numbers", "",
              _table(["quantity", "value", "source"], [[q, v, f"`{s}`"] for q, v, s in headline(inputs)]), "",

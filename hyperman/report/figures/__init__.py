@@ -14,6 +14,7 @@ from .evaluation import (fig_adversarial, fig_ensemble_accuracy, fig_ensemble_nl
                          fig_paths, fig_reliability)
 from .filters import fig_filter_montage, fig_filter_pca, gauge_filters
 from .frontier import fig_frontier
+from .selective import fig_selective
 from .style import COLORS, plt_agg, save
 
 FIGURES = [
@@ -52,6 +53,15 @@ FIGURES = [
      "Left: predictive entropy of the hypernet ensemble on in-distribution vs out-of-distribution test images "
      "(log density; well separated = easy to detect); right: ROC curves for entropy (solid) and mutual "
      "information (dashed) of each model, the area under a curve being its AUROC (1 = perfect, 0.5 = chance)."),
+    ("selective", fig_selective, True, "selective", "Selective prediction: risk against coverage",
+     "Error rate of the test images a model answers (selective risk) when it abstains on the ones its "
+     "uncertainty ranks worst, against the share it answers (coverage), for the hypernetwork ensemble, the deep "
+     "ensemble at equal training FLOPs and the single net; left ranked by predictive entropy, right by mutual "
+     "information (none for the single net: one net's MI is 0 everywhere). At 100 % coverage every curve ends at "
+     "the model's error rate; a curve that falls faster to the left ranks its own mistakes as more uncertain. "
+     "The legend gives each curve's area (AURC, the mean risk over all coverages; lower is better) with its 95 % "
+     "bootstrap interval over test images; tied scores are taken in every order (the expected curve). Dotted: "
+     "the 90, 95 and 99 % coverages of the headline table."),
     ("adversarial", fig_adversarial, True, None, "FGSM flip rates",
      "Share of correctly classified test images whose prediction an FGSM step of size ε flips, for one net and "
      "for the votes of the hypernet and deep ensembles: a lower curve is more robust."),
@@ -111,9 +121,11 @@ SKIP_REASONS = {
              "version)",
     "comparisons": f"the --evaluate folder has no (or an empty) {outputs.COMPARISONS} (rerun `hyperman evaluate` "
                    "with this version)",
+    "selective": f"the --evaluate folder has no (or an empty) {outputs.SELECTIVE} (rerun `hyperman evaluate` "
+                 "with this version)",
 }
 EVIDENCE_NEEDS = {"equal_compute": outputs.EQUAL_COMPUTE, "shift": outputs.SHIFT,
-                  "comparisons": outputs.COMPARISONS}  # need → the table it needs
+                  "comparisons": outputs.COMPARISONS, "selective": outputs.SELECTIVE}  # need → the table it needs
 
 
 def available(need: str | None, inputs: dict) -> bool:
