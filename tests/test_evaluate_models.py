@@ -30,6 +30,7 @@ def evidence(trained):
         checkpoint.save(folder / "baseline.pt", {"kind": "target", "target": "mnist_cnn", "theta": epochs[-1],
                                                  "train_seconds": seconds[-1], "config": {},
                                                  "train_flops": int(seconds[-1] * 1e12)})
+        (folder / "baseline_summary.json").write_text(json.dumps({"compute": {"image_net_passes": 1000 * (k + 1)}}))
         baselines.append(folder / "baseline.pt")
     checkpoint.save(root / "snapshots.pt", {"kind": "snapshot-ensemble", "target": "mnist_cnn", "thetas": thetas[6:8],
                                             "seconds": [2.0, 4.0], "epochs": [1, 2], "config": {}})
@@ -37,8 +38,9 @@ def evidence(trained):
     checkpoint.save(root / "noise_ensemble.pt", {"kind": "noise-ensemble", "target": "mnist_cnn", "thetas": noise,
                                                  "alpha": 0.01})
     summary = root / "train_summary.json"
-    summary.write_text(json.dumps({"train_seconds": 5.0, "compute": {"train_flops": 6e12}}))
-    (root / "baseline_summary.json").write_text(json.dumps({"compute": {"train_flops": 4e12}}))  # the snapshots
+    summary.write_text(json.dumps({"train_seconds": 5.0, "compute": {"train_flops": 6e12, "image_net_passes": 5000}}))
+    (root / "baseline_summary.json").write_text(json.dumps({"compute": {"train_flops": 4e12,  # the snapshots'
+                                                                        "image_net_passes": 2000}}))
     return {**trained, "baselines": baselines, "extra": ["--snapshots", str(root / "snapshots.pt"), "--noise",
                                                          str(root / "noise_ensemble.pt"), "--train-summary",
                                                          str(summary)]}
@@ -72,6 +74,9 @@ def test_evaluate_every_model_with_equal_compute_and_intervals(evidence, tmp_pat
     assert models["hypernet_ensemble"]["test_flops_per_image"] == (models["hypernet_ensemble"]["members"]
                                                                    * get_target("mnist_cnn").flops_per_image())
     assert models["snapshot_ensemble"]["train_flops"] == 4e12 and models["single_net"]["train_flops"] == 3e12
+    passes = {name: m["train_image_net_passes"] for name, m in models.items()}  # from each stage's summary
+    assert passes == {"hypernet_ensemble": 5000, "hypernet_ensemble_k": 5000, "hypernet_member": 5000,
+                      "single_net": 1000, "noise_ensemble": 1000, "snapshot_ensemble": 2000, "deep_ensemble": 3000}
     assert models["single_net"]["ood"]["score"] == "entropy"
     assert models["deep_ensemble"]["ood"]["score"] == "mutual_information"
     assert models["snapshot_ensemble"]["train_seconds"] == 4.0 and models["noise_ensemble"]["alpha"] == 0.01

@@ -62,6 +62,7 @@ class Model:
     train_seconds: float | None
     theta: torch.Tensor | None = None  # (P, D) members' weights (None when the probabilities are enough)
     train_flops: int | None = None  # training FLOPs (hyperman.compute; None for inputs older than the count)
+    train_passes: int | None = None  # training image·net passes (forward + backward of one net on one image)
     detail: dict = field(default_factory=dict)  # what else metrics.json says of it (k, e of equal compute, α)
 
     @property
@@ -153,27 +154,30 @@ def build_models(ctx: Context) -> None:
     """ctx.models: every model by name, each from the probabilities computed once above."""
     base, inputs = ctx.inputs["baselines"], ctx.inputs
     base_ood = _ood(ctx, ctx.baseline_theta)
-    hyper_flops = (inputs["hypernet_compute"] or {}).get("train_flops")
+    hyper_cost = inputs["hypernet_compute"] or {}
+    hyper_flops, hyper_passes = hyper_cost.get("train_flops"), hyper_cost.get("image_net_passes")
     hyper_ood = _ood(ctx, ctx.first_theta)
     ctx.models["hypernet_ensemble"] = Model(ctx.probs[:ctx.M], hyper_ood, inputs["hypernet_train_seconds"],
-                                            ctx.first_theta.cpu(), hyper_flops)
+                                            ctx.first_theta.cpu(), hyper_flops, hyper_passes)
     # the same G at the deep ensemble's size: the same test-time cost as the deep ensemble
     ctx.models["hypernet_ensemble_k"] = Model(ctx.probs[:ctx.K], None if hyper_ood is None else hyper_ood[:ctx.K],
                                               inputs["hypernet_train_seconds"], ctx.first_theta[:ctx.K].cpu(),
-                                              hyper_flops)
+                                              hyper_flops, hyper_passes)
     ctx.models["single_net"] = Model(ctx.base_probs[:1], None if base_ood is None else base_ood[:1],
-                                     base[0]["train_seconds"], ctx.baseline_theta[:1], base[0]["train_flops"])
+                                     base[0]["train_seconds"], ctx.baseline_theta[:1], base[0]["train_flops"],
+                                     base[0]["train_passes"])
     ctx.models["deep_ensemble"] = Model(ctx.base_probs, base_ood, sum(b["train_seconds"] for b in base),
-                                        ctx.baseline_theta, _sum([b["train_flops"] for b in base]))
+                                        ctx.baseline_theta, _sum([b["train_flops"] for b in base]),
+                                        _sum([b["train_passes"] for b in base]))
     ctx.grid = _grid(ctx)
     if inputs["noise"] is not None:
         theta = inputs["noise"]["theta"]
         ctx.models["noise_ensemble"] = Model(ctx.forward.probs(theta, ctx.x), _ood(ctx, theta),
                                              base[0]["train_seconds"], theta, base[0]["train_flops"],
-                                             {"alpha": inputs["noise"]["alpha"], "train_cost_note":
+                                             base[0]["train_passes"], {"alpha": inputs["noise"]["alpha"], "train_cost_note":
                                               "the single net's; choosing α costs validation forwards only"})
     if inputs["snapshots"] is not None:
         theta = inputs["snapshots"]["theta"]
         ctx.models["snapshot_ensemble"] = Model(ctx.forward.probs(theta, ctx.x), _ood(ctx, theta),
                                                 inputs["snapshots"]["seconds"][-1], theta,
-                                                inputs["snapshots"]["train_flops"])
+                                                inputs["snapshots"]["train_flops"], inputs["snapshots"]["train_passes"])

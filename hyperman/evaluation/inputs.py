@@ -35,9 +35,9 @@ def _load_baseline(path: Path, target: Target) -> dict:
     seconds = payload.get("train_seconds")
     if not isinstance(seconds, (int, float)) or seconds < 0:
         raise CheckpointError(f"baseline {path} has no valid 'train_seconds' (got {seconds!r})")
-    flops = payload.get("train_flops")  # absent in baselines trained before FLOPs were counted
-    return {"theta": theta.float(), "train_seconds": float(seconds),
-            "train_flops": int(flops) if isinstance(flops, (int, float)) else None}
+    # absent in baselines trained before FLOPs were counted; the passes come from the summary beside it
+    return {"theta": theta.float(), "train_seconds": float(seconds), "train_flops": _count(payload.get("train_flops")),
+            "train_passes": _count(_summary_compute(path.parent, BASELINE_SUMMARY).get("image_net_passes"))}
 
 
 def _load_images(root: Path, target: Target, limit_test: int | None, what: str):
@@ -63,13 +63,18 @@ def _hypernet_summary(cfg: EvalConfig) -> tuple[Path, float | None, dict | None]
     return summary_path, None, None
 
 
-def _summary_flops(folder: Path, name: str) -> int | None:
-    """Training FLOPs from a stage's JSON summary in `folder` (None when absent or older than the FLOP count)."""
-    path = Path(folder) / name
+def _summary_compute(folder: Path, name: str) -> dict:
+    """A stage's JSON summary's `compute` in `folder` (train_flops, image_net_passes, ...): {} when absent or
+    older than the FLOP count."""
     try:
-        return int(json.loads(path.read_text())["compute"]["train_flops"])
+        found = json.loads((Path(folder) / name).read_text())["compute"]
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _count(value) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _checked_weights(thetas: torch.Tensor, target: Target, what: str) -> torch.Tensor:
@@ -114,8 +119,9 @@ def load_inputs(cfg: EvalConfig, device: torch.device) -> dict:
     if cfg.snapshots:
         thetas, seconds = load_snapshots(cfg.snapshots)
         folder = Path(cfg.snapshots) if Path(cfg.snapshots).is_dir() else Path(cfg.snapshots).parent
+        cost = _summary_compute(folder, BASELINE_SUMMARY)
         snapshots = {"theta": _checked_weights(thetas, target, f"--snapshots {cfg.snapshots}"), "seconds": seconds,
-                     "train_flops": _summary_flops(folder, BASELINE_SUMMARY)}
+                     "train_flops": _count(cost.get("train_flops")), "train_passes": _count(cost.get("image_net_passes"))}
     if cfg.noise:
         thetas, alpha = load_noise_ensemble(cfg.noise)
         noise = {"theta": _checked_weights(thetas, target, f"--noise {cfg.noise}"), "alpha": alpha}

@@ -39,7 +39,7 @@ def model_metrics(model: Model, y: torch.Tensor, target=None) -> dict:
            "ece": metrics.ece(mean, y), "adaptive_ece": metrics.adaptive_ece(mean, y),
            "brier": float(metrics.brier(mean, y)), "members": int(model.probs.shape[0]),
            "member_accuracy": float(metrics.accuracy(model.probs, y).mean()), "train_seconds": model.train_seconds,
-           "train_flops": model.train_flops,
+           "train_flops": model.train_flops, "train_image_net_passes": model.train_passes,
            "test_flops_per_image": None if target is None else compute.inference_flops(target, model.probs.shape[0]),
            "ood": ood_metrics(model), **model.detail}
     if model.probs.shape[0] > 1:
@@ -60,7 +60,8 @@ def member_metrics(model: Model, y: torch.Tensor) -> dict:
             "ece": sum(metrics.ece(p, y) for p in probs) / len(probs),
             "adaptive_ece": sum(metrics.adaptive_ece(p, y) for p in probs) / len(probs),
             "brier": float(sum(metrics.brier(p, y) for p in probs) / len(probs)), "members": int(probs.shape[0]),
-            "train_seconds": model.train_seconds, "train_flops": model.train_flops, "ood": ood,
+            "train_seconds": model.train_seconds, "train_flops": model.train_flops,
+            "train_image_net_passes": model.train_passes, "ood": ood,
             "note": "the mean over the hypernetwork ensemble's members, each scored alone"}
 
 
