@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from .symmetry import gauge_fix, permute_units
 from .targets import Target
@@ -90,6 +89,8 @@ def weight_matching(target: Target, reference: torch.Tensor, theta: torch.Tensor
     net = [r[0] for r in target.rows(theta.detach().double().cpu()[None])]
     perms = [torch.arange(layer.units) for layer in target.hidden_layers]
     order, rng = list(range(len(perms))), random.Random(seed)
+    from scipy.optimize import linear_sum_assignment  # here: scipy's import costs a second for every stage
+
     for passes in range(1, max_passes + 1):
         rng.shuffle(order)
         changed = False

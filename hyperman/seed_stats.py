@@ -30,8 +30,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from scipy import stats as scipy_stats
-
 LEVEL = 0.95  # two-sided coverage, as hyperman.stats.LEVEL
 
 
@@ -53,11 +51,15 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
 
 def within_variance(low: float, high: float, level: float = LEVEL) -> float:
     """The test-image variance of one replicate's difference, from its bootstrap interval read as a normal one."""
+    from scipy import stats as scipy_stats  # here: every workflow call imports this module, few use scipy
+
     z = scipy_stats.norm.ppf(_quantile(level))
     return ((high - low) / (2 * z)) ** 2
 
 
 def _interval(estimate: float, se: float, dof: int, level: float) -> dict:
+    from scipy import stats as scipy_stats
+
     t = float(scipy_stats.t.ppf(_quantile(level), dof))
     p = 1.0 if se == 0 and estimate == 0 else (0.0 if se == 0 else
                                                  float(2 * scipy_stats.t.sf(abs(estimate) / se, dof)))

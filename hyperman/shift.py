@@ -17,8 +17,6 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
 from hyperman import metrics
 
@@ -37,6 +35,11 @@ Predict = Callable[[torch.Tensor], torch.Tensor]
 def rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
     """Rotate (N, C, H, W) images counter-clockwise about their centre, bilinear, background 0 filled in.
     Multiples of 90° are exact (torchvision maps pixel centres onto pixel centres)."""
+    # imported here: torchvision's import pulls in torch._dynamo (seconds on a CPU), and every stage and the
+    # workflow's planning import this module without rotating anything
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
     return TF.rotate(images, float(degrees), interpolation=InterpolationMode.BILINEAR, fill=0.0)
 
 

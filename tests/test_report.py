@@ -56,7 +56,8 @@ def run(tmp_path_factory, stages):
               "--limit-test", "120", "--ensemble-sizes", "1", "2", "5", "12", "--draws", "3", "--path-pairs", "2",
               "--path-points", "5", "--adversarial-images", "30", "--adversarial-eps", "0.1", "0.3",
               "--symmetry-copies", "4", "--bootstrap-resamples", "50", "--shift-images", "30", "--shift-nets", "2",
-              "--alignment-nets", "2", "--control-nets", "2", "--control-images", "30", "--device", "cpu"]
+              "--alignment-nets", "2", "--control-nets", "2", "--control-images", "30", "--ood-synthetic-images", "60",
+              "--ood-resamples", "30", "--device", "cpu"]  # the synthetic OOD sets' defaults were most of the time
     assert cli.main(["evaluate", *common, "--out", str(root / "eval"), "--ood-data", str(FASHION)]) == 0
     assert cli.main(["evaluate", *common, "--out", str(root / "eval_no_ood")]) == 0
     assert cli.main(["distill", "--checkpoint", str(ckpt), "--data", str(MNIST), "--out", str(root / "distill"),

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-from torchvision.transforms.functional import gaussian_blur
 
 OTHER = "other_dataset"  # the set the evaluation is given with --ood-data (its first `ood_images`)
 BLUR_SIGMA = 2.0  # pixels: blurred noise has blobs of about the size of a pen stroke
@@ -52,6 +51,8 @@ def _uniform_noise(source: Source, n: int, generator: torch.Generator) -> torch.
 def _blurred_noise(source: Source, n: int, generator: torch.Generator) -> torch.Tensor:
     """Uniform noise blurred with a Gaussian of BLUR_SIGMA pixels, each image stretched back to [0, 1]: smooth
     blobs, far from both digits and pixel noise."""
+    from torchvision.transforms.functional import gaussian_blur  # here: torchvision's import costs seconds
+
     noise = gaussian_blur(_uniform_noise(source, n, generator), kernel_size=4 * int(BLUR_SIGMA) + 1,
                           sigma=BLUR_SIGMA)
     low = noise.amin((1, 2, 3), keepdim=True)
