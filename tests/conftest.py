@@ -1,5 +1,6 @@
 """Shared fixtures: the real datasets, prepared once per machine into data/ (idempotent)."""
 
+import fcntl
 import shutil
 from pathlib import Path
 
@@ -16,10 +17,15 @@ PAPER = dict(lam=1000.0, norm="batch", lr=3e-4, lr_decay=0.99998, augment_shift=
 
 @pytest.fixture(scope="session", autouse=True)
 def real_data() -> dict[str, Path]:
-    """Real MNIST and Fashion-MNIST, verified against the official sha256 (a second run is a no-op)."""
+    """Real MNIST and Fashion-MNIST, verified against the official sha256 (a second run is a no-op). Under
+    pytest-xdist (make test) every worker asks for them: a file lock lets the first prepare them on a fresh
+    clone while the others wait, then find them prepared."""
     quiet = lambda message: None  # noqa: E731
-    prepare("mnist", MNIST, log=quiet)
-    prepare("fashion-mnist", FASHION, log=quiet)
+    MNIST.parent.mkdir(parents=True, exist_ok=True)
+    with open(MNIST.parent / ".prepare.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        prepare("mnist", MNIST, log=quiet)
+        prepare("fashion-mnist", FASHION, log=quiet)
     return {"mnist": MNIST, "fashion-mnist": FASHION}
 
 
