@@ -44,7 +44,7 @@ import torch.nn.functional as F
 
 from . import probes as probe_registry
 from .device import autocast
-from .entropy import kernel_entropy, kl_entropy
+from .entropy import DISTANCES, kernel_entropy, kl_entropy
 from .symmetry import gauge_fix
 from .targets import Target, get_target
 
@@ -52,7 +52,6 @@ DIVERSITY_MODES = ("weights", "function", "both", "none")
 PROBE_FAMILIES = probe_registry.DATA_FAMILIES  # `probe_family`: the data-like probes
 OUTLIER_FAMILIES = probe_registry.OUTLIER_FAMILIES  # `outlier_families`: the label-destroying ones
 WEIGHT_ENTROPIES = ("joint", "per_layer")
-DISTANCES = ("l1", "l2")
 FUNCTION_ESTIMATORS = ("kl", "kernel")  # nearest-neighbour (Kozachenko–Leonenko) or RBF kernel density
 FUNCTION_SCALES = ("dimension", "unit")  # Ĥ_function's weight: β·d (d grows with the probes) or β alone
 LAYER_PROFILES = ("flat", "rising")  # named per-layer weights of Ĥ_weights (or one number per layer)
