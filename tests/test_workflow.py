@@ -1,18 +1,15 @@
 """The workflow: Snakemake and DVC describe the same stages, and both run the whole chain.
 
 The fast tests compare the committed dvc.yaml, the Snakemake dry-run plan and
-workflow/pipeline.py. The slow ones run the real tools end to end on
-configs/tiny.yaml in a temporary copy of the repository.
+workflow/pipeline.py. The slow one runs real Snakemake end to end on
+configs/tiny.yaml in a temporary copy of the repository; the DVC round trip is
+tests/test_dvc_repro.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,32 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 import pipeline  # noqa: E402
 
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
-
-
-def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n"
-                             f"{result.stderr[-3000:]}")
-    return result
-
-
-def copy_repo(dest: Path, params: Path | None = None) -> Path:
-    """The tracked and new files of the repo (not data/, results/, .venv), optionally with other params."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for name in files:
-        if name.startswith(("data/", "results/")) or not (ROOT / name).is_file():
-            continue
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, dest / name)
-    (dest / ".dvc").mkdir(exist_ok=True)
-    shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
-    if params is not None:
-        shutil.copy2(params, dest / "params.yaml")
-    return dest
+from workflow_common import BIN, copy_repo, run  # noqa: E402
 
 
 def snakemake_plan(cwd: Path, *extra: str) -> dict[str, dict]:
@@ -251,10 +223,6 @@ def test_a_stage_does_not_depend_on_code_it_never_runs():
 
 
 # ---------------------------------------------------------------------------------------- slow, real runs
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.mark.slow
 def test_snakemake_runs_the_tiny_chain_and_a_sweep_and_a_second_run_does_nothing(tmp_path):
     """Real `snakemake` on configs/tiny.yaml with a two-run sweep: every stage of the main run and the sweep runs'
@@ -292,59 +260,3 @@ def test_snakemake_runs_the_tiny_chain_and_a_sweep_and_a_second_run_does_nothing
     reasons = dict(re.findall(r"^rule (\w+):\n(?:.*\n)*?    reason: (.*)$", planned, flags=re.M))
     assert "hyperman/augment.py" in reasons["train"] and "hyperman/augment.py" in reasons["train_baseline"]
     assert "prepare" not in reasons
-
-
-def _ran(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
-
-
-@pytest.mark.slow
-def test_dvc_repro_reruns_what_a_change_touches_and_push_pull_restore(tmp_path):
-    """Real `dvc repro` on configs/tiny.yaml: the first run builds every stage, a second does nothing; an evaluation
-    parameter reruns evaluate and report only; a code edit marks exactly the stages whose code it is; push, losing
-    cache and outputs, then pull restores the checkpoint byte for byte; `dvc exp run -S` of a training parameter
-    reruns exactly training and what lies downstream of it (not the baselines or the data), and `dvc metrics diff`
-    shows the change. Each stage is a process that imports torch, so the test runs the chain once and then only
-    the stages a change touches: 18 stage runs (the chain's 11, then 2, then 5)."""
-    repo = copy_repo(tmp_path / "repo", ROOT / "configs" / "tiny.yaml")
-    run(["git", "init", "-q"], repo)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init", "--allow-empty"], repo)
-    (repo / "dvc.yaml").write_text(run([str(BIN / "python"), "workflow/pipeline.py", "dvc-yaml"], repo).stdout)
-    stages = set(yaml.safe_load((repo / "dvc.yaml").read_text())["stages"])
-    first = run([str(BIN / "dvc"), "repro"], repo).stdout
-    assert _ran(first) == stages and len(stages) == 11
-    assert _ran(run([str(BIN / "dvc"), "repro"], repo).stdout) == set()
-
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["evaluate"]["draws"] = 3
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    assert _ran(run([str(BIN / "dvc"), "repro"], repo).stdout) == {"evaluate", "report"}
-
-    # a code change: `dvc status` names the stages whose code it is, and only those and their descendants
-    original = (repo / "hyperman/augment.py").read_text()
-    (repo / "hyperman/augment.py").write_text(original + "# an edit\n")
-    status = json.loads(run([str(BIN / "dvc"), "status", "--json"], repo).stdout)
-    changed = {name for name, entries in status.items()
-               if any("hyperman/augment.py" in (e.get("changed deps") or {}) for e in entries if isinstance(e, dict))}
-    assert {"train", "train_baseline_seed0"} <= changed and not any(n.startswith("prepare") for n in changed)
-    (repo / "hyperman/augment.py").write_text(original)
-
-    # the default local remote: push, lose cache and outputs, pull restores the checkpoint byte for byte
-    checkpoint = repo / "results/main/hypernet/hypernet.pt"
-    digest = _sha256(checkpoint)
-    run([str(BIN / "dvc"), "remote", "modify", "--local", "local", "url", str(tmp_path / "storage")], repo)
-    run([str(BIN / "dvc"), "push"], repo)
-    shutil.rmtree(repo / ".dvc" / "cache")
-    shutil.rmtree(repo / "results")
-    run([str(BIN / "dvc"), "pull"], repo)
-    assert _sha256(checkpoint) == digest
-
-    # experiments: a training parameter reruns training and everything downstream of it, and nothing else;
-    # dvc metrics diff shows the change
-    run(["git", "add", "-A"], repo)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "baseline run"], repo)
-    experiment = run([str(BIN / "dvc"), "exp", "run", "-S", "train.steps=10"], repo).stdout
-    assert _ran(experiment) == {"train", "sample", "evaluate", "distill", "report"}
-    assert _sha256(checkpoint) != digest
-    diff = run([str(BIN / "dvc"), "metrics", "diff", "--json"], repo).stdout
-    assert "results/main/evaluate/metrics.json" in json.loads(diff)
