@@ -32,13 +32,11 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, compute, distributed, metrics, out_folder, probes as probe_registry
+from . import checkpoint, compute, distributed, out_folder, probes as probe_registry
 from .augment import random_shift
 from .data import load_dataset
 from .device import DEVICES, PRECISIONS, autocast, autocast_dtype, resolve_device, to_device
-from .entropy import kl_entropy
 from .errors import ConfigError, HypermanError
-from .forward import Forward
 from .hypernetwork import LATENT_DISTRIBUTIONS, NORMS, HyperNetwork
 from .objective import (DISTANCES, DIVERSITY_MODES, FUNCTION_ESTIMATORS, FUNCTION_SCALES, OUTLIER_FAMILIES,
                         PROBE_FAMILIES, WEIGHT_ENTROPIES, NeighbourQueue, Objective, ce_weight, check_settings,
@@ -46,7 +44,7 @@ from .objective import (DISTANCES, DIVERSITY_MODES, FUNCTION_ESTIMATORS, FUNCTIO
 from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError
 from . import settings
 from .settings import pixels, setting
-from .symmetry import gauge_fix
+from .train_validation import validate
 from . import target_spec
 from .target_spec import TARGET_HELP
 from .targets import FORWARD_METHODS, get_target, resolve_forward
@@ -180,25 +178,6 @@ def load_hypernetwork(path: Path, device: torch.device | str = "cpu") -> tuple[H
     model = build_model(config)
     model.load_state_dict(payload["model"])
     return model.to(device).eval(), config
-
-
-@torch.no_grad()
-def validate(model: HyperNetwork, x: torch.Tensor, y: torch.Tensor, num_nets: int, config: TrainConfig,
-             method: str, generator: torch.Generator) -> dict:
-    """Accuracy of `num_nets` sampled nets on the validation split, their ensemble, and Ĥ."""
-    was_training = model.training
-    model.eval()
-    z = model.sample_latents(num_nets, config.latent_dist, generator).to(x.device)
-    theta = model(z)
-    probs = Forward(model.target, method, x.device, precision=config.precision).probs(theta, x)
-    member_acc = metrics.accuracy(probs, y.cpu())
-    ensemble_acc = metrics.accuracy(probs.mean(0), y.cpu())
-    entropy = kl_entropy(gauge_fix(model.target, theta), config.latent_dim, config.distance)
-    model.train(was_training)
-    return {"val_acc_mean": member_acc.mean().item(), "val_acc_min": member_acc.min().item(),
-            "val_acc_max": member_acc.max().item(), "val_ensemble_acc": ensemble_acc.item(),
-            "val_ensemble_nll": float(metrics.nll(probs.mean(0), y.cpu())),
-            "val_disagreement": metrics.disagreement(probs), "val_entropy": entropy.item()}
 
 
 def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta: torch.Tensor,
