@@ -27,6 +27,10 @@ LEAK = 0.05
 
 NORMS = ("batch", "layer", "none")
 LATENT_DISTRIBUTIONS = ("uniform", "normal")
+# A mixture latent (train.latent_components = K > 1) shifts each latent along the axis of its component k by this
+# much: 4 = twice the uniform's width, so the K components never overlap and a latent's component is the argmax of
+# its first K coordinates; 8 standard deviations for the normal (a wrong argmax has probability ~K·1e-8).
+MIXTURE_SHIFT = {"uniform": 4.0, "normal": 8.0}
 
 
 def _mlp(sizes: list[int], norm: str) -> nn.Sequential:
@@ -83,10 +87,14 @@ class ScaledLinear(nn.Linear):
 
 class HyperNetwork(nn.Module):
     def __init__(self, target: Target, latent_dim: int = 300, code_dim: int = 15,
-                 extractor_width: int | None = None, norm: str = "batch"):
+                 extractor_width: int | None = None, norm: str = "batch", latent_components: int = 1):
         super().__init__()
+        if not 1 <= latent_components <= latent_dim:
+            raise ConfigError(f"latent_components is {latent_components}; it must lie in 1 … latent_dim "
+                              f"({latent_dim}): each component owns one latent axis")
         self.target = target
         self.latent_dim = latent_dim
+        self.latent_components = latent_components
         self.code_dim = code_dim
         # Units that get a code each; the output layer gets one code for the whole layer.
         self.codes_per_layer = [layer.units for layer in target.hidden_layers] + [1]
@@ -113,19 +121,35 @@ class HyperNetwork(nn.Module):
 
     def sample_latents(self, count: int, distribution: str = "uniform",
                        generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-        return sample_latents(count, self.latent_dim, distribution, generator, device)
+        return sample_latents(count, self.latent_dim, distribution, generator, device, self.latent_components)
 
 
 def sample_latents(count: int, dim: int, distribution: str = "uniform",
-                   generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-    """z ~ U[−1, 1]^dim (the paper) or N(0, I)."""
+                   generator: torch.Generator | None = None, device=None, components: int = 1) -> torch.Tensor:
+    """z ~ U[−1, 1]^dim (the paper) or N(0, I); with `components` K > 1 a mixture of K separated copies of it.
+
+    Why a mixture: a deep ensemble is diverse because its members sit in different basins, while every net one
+    G draws from a single connected latent region lies in one basin (the paths show it). With K components,
+    each a copy of the base distribution shifted by MIXTURE_SHIFT along its own axis (the component drawn
+    uniformly), G can map each component to a different basin without having to cross the barrier between
+    them along a path in its latent space. K = 1 draws exactly what it drew before (no extra random numbers)."""
     if distribution == "uniform":
         z = torch.rand(count, dim, generator=generator) * 2 - 1
     elif distribution == "normal":
         z = torch.randn(count, dim, generator=generator)
     else:
         raise ConfigError(f"unknown latent distribution {distribution!r}; use 'uniform' or 'normal'")
+    if components > 1:
+        which = torch.randint(components, (count,), generator=generator)
+        z[torch.arange(count), which] += MIXTURE_SHIFT[distribution]
     return z.to(device) if device is not None else z
+
+
+def latent_components_of(z: torch.Tensor, components: int) -> torch.Tensor:
+    """The mixture component of every latent (K = 1: all 0): the argmax of its first K coordinates."""
+    if components <= 1:
+        return torch.zeros(len(z), dtype=torch.long)
+    return z[:, :components].argmax(1).cpu()
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -76,6 +76,8 @@ class TrainConfig:
                              exclusive_minimum=0, maximum=1)
     latent_dim: int = setting(300, "dim(z); also the entropy's d", minimum=1)
     latent_dist: str = setting("uniform", "z ~ U[-1,1]^d or N(0,I)", choices=LATENT_DISTRIBUTIONS)
+    latent_components: int = setting(1, "K > 1: a mixture latent, K separated copies of --latent-dist (one per "
+                                     "latent axis), so that one G can reach several basins (1: off)", minimum=1)
     distance: str = setting("l1", "distance of the entropy estimator", choices=DISTANCES)
     diversity: str = setting("both", "entropy terms: weights (the paper's Ĥ of gauge-fixed weights), function (Ĥ of "
                              "the nets' outputs on shared probe inputs), both, or none (CE alone: the λ→∞ ablation); "
@@ -167,7 +169,8 @@ def _upgrade(config: dict) -> dict:
 
 
 def build_model(config: TrainConfig) -> HyperNetwork:
-    return HyperNetwork(get_target(config.target), config.latent_dim, norm=config.norm)
+    return HyperNetwork(get_target(config.target), config.latent_dim, norm=config.norm,
+                        latent_components=config.latent_components)
 
 
 def load_hypernetwork(path: Path, device: torch.device | str = "cpu") -> tuple[HyperNetwork, TrainConfig]:

@@ -8,6 +8,7 @@ import torch
 from .. import outputs
 from ..alignment import align_for_path
 from ..forward import Forward
+from ..hypernetwork import latent_components_of
 from ..sampling import generate
 from ..symmetry import gauge_fix
 from .context import Context
@@ -48,21 +49,42 @@ def _path_summary(accs: list[list[float]], nlls: list[list[float]]) -> dict:
             "mean_accuracy_drop": float((acc[:, [0, -1]].mean(1) - acc.min(1).values).mean())}
 
 
+def _pairs(ctx: Context) -> list[tuple[str, int, int]]:
+    """`path_pairs` pairs of sampled nets: random pairs, or, for a mixture latent (K > 1), alternately two nets
+    of one component ("within") and of two components ("between"), each drawn at random."""
+    components = getattr(ctx.model, "latent_components", 1)
+    if components <= 1:
+        return [("all", *torch.randperm(ctx.N, generator=ctx.generator)[:2].tolist())
+                for _ in range(ctx.cfg.path_pairs)]
+    which = latent_components_of(ctx.latents, components)
+    pairs = []
+    for pair in range(ctx.cfg.path_pairs):
+        kind = "within" if pair % 2 == 0 else "between"
+        i = int(torch.randint(ctx.N, (1,), generator=ctx.generator))
+        others = ((which == which[i]) if kind == "within" else (which != which[i])).nonzero().flatten()
+        others = others[others != i]
+        if len(others) == 0:  # fewer sampled nets than needed for this kind of pair
+            continue
+        pairs.append((kind, i, int(others[torch.randint(len(others), (1,), generator=ctx.generator)])))
+    return pairs
+
+
 def _sampled_paths(ctx: Context, x: torch.Tensor, y: torch.Tensor) -> tuple[dict, list[list]]:
-    """Latent and direct paths between `path_pairs` random pairs of sampled nets."""
+    """Latent and direct paths between `path_pairs` pairs of sampled nets (_pairs); for a mixture latent also
+    the summaries of the pairs within one component and between two (`latent_within`, `latent_between`, ...)."""
     if ctx.N < 2:
         return ({"latent": {"worst_accuracy": None}, "direct": {"worst_accuracy": None},
                  "note": "paths need at least 2 sampled nets"}, [])
-    rows, accs, nlls = [], {k: [] for k in KINDS}, {k: [] for k in KINDS}
-    for pair in range(ctx.cfg.path_pairs):
-        i, j = torch.randperm(ctx.N, generator=ctx.generator)[:2].tolist()
+    rows, accs, nlls = [], {}, {}
+    for pair, (group, i, j) in enumerate(_pairs(ctx)):
         result = path_scores(ctx.forward, ctx.model, ctx.latents[i], ctx.latents[j], x, y, ctx.cfg.path_points)
         for kind in KINDS:
-            accs[kind].append(result[kind]["accuracy"])
-            nlls[kind].append(result[kind]["nll"])
-            rows += [[kind, pair, t, a, n] for t, a, n in
+            for key in {kind, kind if group == "all" else f"{kind}_{group}"}:
+                accs.setdefault(key, []).append(result[kind]["accuracy"])
+                nlls.setdefault(key, []).append(result[kind]["nll"])
+            rows += [[kind if group == "all" else f"{kind}_{group}", pair, t, a, n] for t, a, n in
                      zip(result["t"], result[kind]["accuracy"], result[kind]["nll"])]
-    return {k: _path_summary(accs[k], nlls[k]) for k in KINDS}, rows
+    return {k: _path_summary(accs[k], nlls[k]) for k in accs}, rows
 
 
 def paths_part(ctx: Context) -> tuple[dict, dict]:
