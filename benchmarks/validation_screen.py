@@ -27,20 +27,6 @@ from hyperman import api, metrics  # noqa: E402
 from hyperman.data import load_dataset  # noqa: E402
 
 
-def _auroc(in_scores: torch.Tensor, out_scores: torch.Tensor) -> float:
-    """P(an OOD image scores above an in-distribution one), ties counted half (Mann–Whitney)."""
-    scores = torch.cat([in_scores, out_scores]).double()
-    ranks = torch.empty_like(scores)
-    order = scores.argsort()
-    ranks[order] = torch.arange(1, len(scores) + 1, dtype=torch.double)
-    for value in scores.unique():  # average ranks over ties
-        tied = scores == value
-        if tied.sum() > 1:
-            ranks[tied] = ranks[tied].mean()
-    n_in, n_out = len(in_scores), len(out_scores)
-    return float((ranks[n_in:].sum() - n_out * (n_out + 1) / 2) / (n_in * n_out))
-
-
 def score(model: api.Model, x: torch.Tensor, y: torch.Tensor, ood: torch.Tensor, nets: int) -> dict:
     """Validation figures of `nets` members of `model` and of their ensemble (and of its first 5)."""
     pred = model.predict(x, n=nets, seed=12345)
@@ -53,10 +39,10 @@ def score(model: api.Model, x: torch.Tensor, y: torch.Tensor, ood: torch.Tensor,
             "ensemble_nll": float(metrics.nll(pred.probs, y)),
             "ensemble5_nll": float(metrics.nll(five, y)),
             "disagreement": float(metrics.disagreement(members)),
-            "ood_auroc_mi": _auroc(pred.mutual_information, out.mutual_information)}
+            "ood_auroc_mi": metrics.ood_auroc(pred.mutual_information, out.mutual_information)}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data/mnist")
     parser.add_argument("--ood", type=Path, default=ROOT / "data/fashion-mnist")
@@ -66,13 +52,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ood-images", type=int, default=2000)
     parser.add_argument("--member-floor", type=float, default=0.985)
     args = parser.parse_args(argv)
+    if not args.hypernets:
+        parser.error("name at least one trained hypernetwork folder with --hypernets")
     torch.set_grad_enabled(False)
     data = load_dataset(args.data)
     x, y = torch.from_numpy(data.val_x), torch.from_numpy(data.val_y)
     ood = torch.from_numpy(load_dataset(args.ood).train_x[: args.ood_images])
     rows = []
     if args.baselines:
-        rows.append({"run": "deep ensemble", "tflops": None, **score(api.load(args.baselines), x, y, ood, 5)})
+        rows.append({"run": "deep ensemble", "tflops": None, **score(api.load(args.baselines), x, y, ood, len(args.baselines))})
     for folder in args.hypernets:
         summary = json.loads((folder / "train_summary.json").read_text())
         rows.append({"run": folder.name, "tflops": summary["compute"]["train_flops"] / 1e12,
@@ -89,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     best = min(eligible, key=lambda r: r["ensemble_nll"], default=None)
     print(f"\nchoice (lowest validation ensemble NLL, members ≥ {args.member_floor:.3f}): "
           + (best["run"] if best else "none reaches the floor"))
+    return {"rows": rows, "choice": best["run"] if best else None}
 
 
 if __name__ == "__main__":
