@@ -119,7 +119,8 @@ def load_noise(path: Path, target: Target, baselines: list[dict]) -> dict:
     single = baselines[0]
     return {"theta": _checked_weights(thetas, target, f"--noise {path}"), "train_seconds": single["train_seconds"],
             "train_flops": single["train_flops"], "train_passes": single["train_passes"],
-            "detail": {"alpha": alpha, "train_cost_note": "the single net's; choosing α costs validation forwards only"}}
+            "detail": {"alpha": alpha,
+                       "train_cost_note": "the single net's; choosing α costs validation forwards only"}}
 
 
 def load_inputs(cfg: EvalConfig, device: torch.device) -> dict:
