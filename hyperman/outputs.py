@@ -24,6 +24,10 @@ EQUAL_COMPUTE = "equal_compute.csv"
 SHIFT = "shift.csv"
 SELECTIVE = "selective.csv"
 
+# the scores of every model's mean-probability ensemble (metrics.json models.<name>.<score>, models.csv's columns
+# after `model`); hyperman.evaluation.models.SCORES computes them, in this order (tested)
+SCORE_COLUMNS = ("accuracy", "nll", "ece", "adaptive_ece", "brier")
+
 # columns of every evaluation table, in the order the workflow declares them
 TABLES: dict[str, list[str]] = {
     ENSEMBLE_CURVE: ["method", "size", "accuracy_mean", "accuracy_std", "nll_mean", "nll_std", "ece_mean", "ece_std"],
@@ -32,8 +36,8 @@ TABLES: dict[str, list[str]] = {
     MEMBER_ACCURACY: ["net", "accuracy", "nll"],
     RELIABILITY: ["model", "bin", "bin_lower", "bin_upper", "count", "confidence_mean", "accuracy"],
     OOD_SCORES: ["model", "split", "image", "entropy", "mutual_information"],
-    MODELS: ["model", "accuracy", "nll", "ece", "adaptive_ece", "brier", "ood_auroc", "ood_aupr_in", "ood_aupr_out",
-             "ood_fpr95", "train_seconds", "train_flops", "test_flops_per_image", "members"],
+    MODELS: ["model", *SCORE_COLUMNS, "ood_auroc", "ood_aupr_in", "ood_aupr_out", "ood_fpr95", "train_seconds",
+             "train_flops", "test_flops_per_image", "members"],
     COMPARISONS: ["model", "metric", "estimate", "low", "high", "excludes_zero"],
     EQUAL_COMPUTE: ["members", "epochs", "train_flops", "seconds", "accuracy", "nll", "ood_auroc"],  # header only
     # without epochs.pt

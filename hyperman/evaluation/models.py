@@ -24,8 +24,9 @@ VOTE_NOTE = (f"majority-vote NLL/ECE score the vote fractions smoothed by {metri
              "classes and the NLL would measure the probability floor")
 
 
-# the scores of every model, in models.csv's column order: (name, score of predictors (..., T, C) or of one
-# (T, C), whether it scores all members at once); the one list model_metrics, member_metrics and _row read
+# the scores of every model, in models.csv's column order (outputs.SCORE_COLUMNS names them for the workflow and
+# the report, torch-free): (name, score of predictors (..., T, C) or of one (T, C), whether it scores all members
+# at once); the one list model_metrics, member_metrics and _row read
 SCORES = (("accuracy", metrics.accuracy, True), ("nll", metrics.nll, True), ("ece", metrics.ece, False),
           ("adaptive_ece", metrics.adaptive_ece, False), ("brier", metrics.brier, False))
 
