@@ -4,7 +4,7 @@ Why: a baseline used to be spelled out in ~14 files (the CLI, the pipeline, the
 evaluation's inputs and context, outputs.py, the report's labels and colours).
 Now each is one `Baseline` entry here (the built-in ones) or one `register(...)`
 call in the baseline's own module (plug-ins in the `hyperman.baselines`
-package, found by `entries()`), and the CLI, the pipeline, the evaluation,
+package, imported by `entries()`), and the CLI, the pipeline, the evaluation,
 outputs.py and the report read it.
 
 Deliberately free of torch and of the modules it names: stage modules,
@@ -23,7 +23,6 @@ from typing import Any
 # the evaluation's tables a model can contribute rows to (outputs.EVIDENCE_TABLES' keys; outputs imports us)
 MODELS_CSV, COMPARISONS_CSV, EQUAL_COMPUTE_CSV, SHIFT_CSV = ("models.csv", "comparisons.csv", "equal_compute.csv",
                                                             "shift.csv")
-PLUGINS = "hyperman.baselines"  # a module in this package registers its baseline when imported
 
 
 class RegistryError(ValueError):
@@ -135,16 +134,17 @@ def unregister(name: str) -> None:
 
 
 def _discover() -> None:
-    """Import every module of the plug-in package once: each registers its baseline (torch-free at import)."""
+    """Import every module of the plug-in package once: each registers its baseline (torch-free at import).
+
+    The package is imported by name here (not by a string) so that the workflow's import-closure analyser
+    sees it among the CLI's code; its modules are found at run time (pkgutil)."""
     global _discovered
     if _discovered:
         return
     _discovered = True
-    try:
-        package = importlib.import_module(PLUGINS)
-    except ModuleNotFoundError:
-        return
-    for info in pkgutil.iter_modules(package.__path__, PLUGINS + "."):
+    from . import baselines as package
+
+    for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
         importlib.import_module(info.name)
 
 

@@ -54,3 +54,21 @@ def test_register_refuses_clashes_and_unregister_keeps_builtins():
         registry.unregister("deep_ensemble")
     assert registry.get("snapshot_ensemble").output_file() == "results/baselines/snapshot/snapshots.pt"
     assert registry.get("single_net").output_folder(seed=3) == "results/baselines/seed3"
+
+
+def test_a_module_in_the_plugin_package_registers_itself(tmp_path, monkeypatch):
+    """What README's "A new baseline" promises: a file in hyperman/baselines/ is found and registered with no
+    other edit (here the package's search path points at a temporary folder holding the toy module)."""
+    import hyperman.baselines
+
+    (tmp_path / "toy_plugin.py").write_text(
+        "from hyperman.baseline_registry import Baseline, register\n"
+        "register(Baseline('toy_plugin_net', 'toy plug-in', '#123456', 'x', command='toy-plugin', stage=__name__))\n")
+    monkeypatch.setattr(hyperman.baselines, "__path__", [str(tmp_path)])
+    monkeypatch.setattr(registry, "_discovered", False)
+    try:
+        assert registry.get("toy_plugin_net").stage == "hyperman.baselines.toy_plugin"
+        assert cli.stages()["toy-plugin"][0] == "hyperman.baselines.toy_plugin"
+    finally:
+        registry.unregister("toy_plugin_net")
+        sys.modules.pop("hyperman.baselines.toy_plugin", None)
