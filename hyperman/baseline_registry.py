@@ -4,8 +4,9 @@ Why: a baseline used to be spelled out in ~14 files (the CLI, the pipeline, the
 evaluation's inputs and context, outputs.py, the report's labels and colours).
 Now each is one `Baseline` entry here (the built-in ones) or one `register(...)`
 call in the baseline's own module (plug-ins in the `hyperman.baselines`
-package, imported by `entries()`), and the CLI, the pipeline, the evaluation,
-outputs.py and the report read it.
+package, imported by `entries()`), and the CLI, the evaluation, outputs.py
+and the report read it (the workflow's stage table is to read it too: the
+pipeline part of issue 21).
 
 Deliberately free of torch and of the modules it names: stage modules,
 loaders and config classes are dotted paths ("package.module:attribute")
