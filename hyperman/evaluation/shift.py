@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import torch
 
-from .. import baseline_registry, outputs
+from .. import outputs
 from ..shift import SHIFT_FAMILIES, shift_benchmark, shift_rows
 from .context import Context
+from ..baseline_registry import SHIFT_CSV, entries
 
 # the models of the shift benchmark (the equal-compute deep ensemble is left out: its nets are those of the
 # converged one, earlier, and the CPU budget goes to the baselines that are cheaper to shift); the built-ins in
@@ -23,8 +24,9 @@ SHIFTED = ("single_net", "hypernet_ensemble", "deep_ensemble", "noise_ensemble",
 
 
 def shifted() -> tuple[str, ...]:
-    return SHIFTED + tuple(entry.name for entry in baseline_registry.entries()
-                           if baseline_registry.SHIFT_CSV in entry.evidence and entry.name not in SHIFTED)
+    """SHIFTED, then every other registered model whose entry lists shift.csv among its evidence tables."""
+    return SHIFTED + tuple(entry.name for entry in entries()
+                           if SHIFT_CSV in entry.evidence and entry.name not in SHIFTED)
 
 
 def batched_predictors(ctx: Context, thetas: dict[str, torch.Tensor]) -> dict:
