@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..device import DEVICES
+from .. import baseline_registry
 from ..errors import HypermanError
 from ..settings import path_setting, setting
 from ..targets import FORWARD_METHODS
@@ -80,10 +81,26 @@ class EvalConfig:
     chunk: int = setting(256, "nets generated per forward pass of G", param=False, minimum=1)
     memory_mb: int | None = setting(None, "activation memory budget that sets the net/image chunk sizes "
                                           "(0: 512 on CPU, 8192 on CUDA)", param=False)
+    # the output file of every plug-in baseline (hyperman.baselines) given by its own --<evaluate_flag>, by name;
+    # not a setting: its flags come from the registry (stages/evaluate.py), the built-ins' are the fields above
+    plugins: dict[str, Path] = field(default_factory=dict)
+
+
+def baseline_paths(cfg: "EvalConfig") -> dict[str, Path]:
+    """{registered baseline name: the file evaluate loads it from}, for those given (a field of EvalConfig
+    named by the entry's evaluate_flag, or cfg.plugins), in the registry's order."""
+    out = {}
+    for entry in baseline_registry.loaded():
+        path = getattr(cfg, entry.evaluate_flag, None) if entry.evaluate_flag in FIELD_NAMES else \
+            cfg.plugins.get(entry.name)
+        if path:
+            out[entry.name] = Path(path)
+    return out
 
 
 PATH_FIELDS = ("checkpoint", "samples", "baselines", "data", "out", "ood_data", "snapshots", "noise",
-               "train_summary")  # not in "config"
+               "train_summary", "plugins")  # not in "config"
+FIELD_NAMES = frozenset(EvalConfig.__dataclass_fields__)
 
 
 def check_config(cfg: EvalConfig) -> None:
