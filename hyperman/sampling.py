@@ -49,6 +49,7 @@ def timed_generation(model: HyperNetwork, latents: torch.Tensor, chunk: int,
     """(seconds, nets with a non-finite weight) of generating and gauge-fixing every net of `latents` once: the
     nets/s that `hyperman sample` reports and benchmarks/run.py measures, timed the same way (the device
     synchronised before and after, so a GPU's queued work is counted)."""
+    device = torch.device(device)
     synchronize(device)
     tick = time.perf_counter()
     bad = 0
