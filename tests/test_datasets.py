@@ -3,6 +3,7 @@ it, and a new dataset is one registry entry (README, "Extending": "A new dataset
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 from pathlib import Path
@@ -85,3 +86,21 @@ def test_a_new_dataset_is_one_registry_entry(tmp_path, monkeypatch, capsys):
                      "--eval-nets", "2", "--eval-every", "2", "--latent-dim", "8", "--device", "cpu",
                      "--out", str(run)]) == 0
     assert (run / "hypernet.pt").is_file() and (run / "train_summary.json").is_file()
+
+
+def test_the_offline_sources_rebuild_idx_files(tmp_path, monkeypatch):
+    from hyperman.data_sources import csv_to_idx, read_folder
+    from hyperman.idx import read_idx_bytes
+
+    csv = b"label,p1\n" + b"\n".join(b"%d," % k + b",".join([b"%d" % k] * 784) for k in (7, 3)) + b"\n"
+    images, labels = csv_to_idx(csv)
+    assert read_idx_bytes(labels).tolist() == [7, 3] and read_idx_bytes(images).shape == (2, 28, 28)
+    assert int(read_idx_bytes(images)[1, 5, 5]) == 3
+    folder = tmp_path / "official" / "KMNIST" / "raw"  # a registered dataset's torchvision layout, gzipped
+    folder.mkdir(parents=True)
+    for name in datasets.IDX_FILES:
+        (folder / f"{name}.gz").write_bytes(gzip.compress(labels))
+    with pytest.raises(DataError, match="has no train-images-idx3-ubyte"):
+        read_folder(tmp_path / "official")  # KMNIST is not registered (yet)
+    monkeypatch.setitem(datasets.REGISTRY, "toy", DatasetSpec("toy", "KMNIST", (1, 28, 28), {"x": "y"}))
+    assert read_folder(tmp_path / "official")["t10k-labels-idx1-ubyte"] == labels
