@@ -48,7 +48,7 @@ from hyperman.entropy import kl_entropy  # noqa: E402
 from hyperman.forward import Forward  # noqa: E402
 from hyperman.hypernetwork import HyperNetwork  # noqa: E402
 from hyperman.objective import cross_entropy, diversity_mode, draw_probes, objective, uses_function  # noqa: E402
-from hyperman.sampling import generate  # noqa: E402
+from hyperman.sampling import generate, timed_generation  # noqa: E402
 from hyperman.symmetry import gauge_fix  # noqa: E402
 from hyperman.targets import Target, get_target  # noqa: E402
 from hyperman.targets import resolve_forward  # noqa: E402
@@ -196,13 +196,7 @@ def bench_sampling(target: Target, device: torch.device, num_nets: int, chunk: i
     latents = model.sample_latents(num_nets, "uniform", torch.Generator().manual_seed(2))
     for _ in generate(model, latents[:chunk], chunk, gauge=True, device=device):  # warm-up
         pass
-    synchronize(device)
-    tick = time.perf_counter()
-    bad = 0
-    for _, theta in generate(model, latents, chunk, gauge=True, device=device):
-        bad += int((~torch.isfinite(theta)).any(dim=1).sum())
-    synchronize(device)
-    seconds = time.perf_counter() - tick
+    seconds, bad = timed_generation(model, latents, chunk, device)
     return {"num_nets": num_nets, "chunk": chunk, "seconds": seconds, "nets_per_s": num_nets / seconds,
             "non_finite_nets": bad}
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -120,8 +120,10 @@ def _schedule(optimizer: torch.optim.Optimizer, config: BaselineConfig, steps_pe
 def _check_resumable(path: Path, payload: dict, config: BaselineConfig) -> dict:
     """The per-epoch record of the run in `path`, cut to its last finished epoch; refuse another config."""
     saved = BaselineConfig(**payload["config"])
-    if any(getattr(saved, f.name) != getattr(config, f.name) for f in fields(BaselineConfig)):
-        raise checkpoint.CheckpointError(f"cannot resume {path}: it was trained with another config {asdict(saved)}")
+    changed = checkpoint.changed_settings(asdict(saved), config)
+    if changed:
+        raise checkpoint.CheckpointError(f"cannot resume {path}: it was trained with different {', '.join(changed)} "
+                                         f"(its config: {asdict(saved)}); rerun without --resume or restore them")
     record_path = path.parent / EPOCHS
     if not record_path.is_file():
         raise checkpoint.CheckpointError(f"cannot resume {path}: {record_path} (every epoch's weights) is missing; "
@@ -170,11 +172,7 @@ def train_baseline(config: BaselineConfig, data_dir: Path, out: Path, device_nam
         if resume and path.exists():
             payload = checkpoint.load(path, kind="target", map_location=device)
             record = _check_resumable(path, payload, config)
-            with torch.no_grad():
-                theta.copy_(payload["theta"])
-            optimizer.load_state_dict(payload["optimizer"])
-            schedule.load_state_dict(payload["schedule"])
-            generator.set_state(payload["generator"])
+            checkpoint.restore_single_net(payload, theta, optimizer, generator, schedule)
             start_epoch, elapsed = payload["epoch"], payload["train_seconds"]
             log(f"resuming {path} at epoch {start_epoch}")
         method = resolve_forward("auto", device)

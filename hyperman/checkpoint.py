@@ -14,10 +14,9 @@ sha256 of the contents (every tensor's bytes and every plain value) that
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import torch
 
 from . import partial
 from .errors import HypermanError
+from .files import check_out_folder, write_atomic
 
 FORMAT = "hyperman-checkpoint-v1"
 
@@ -59,31 +59,15 @@ def contents_digest(payload: Any) -> str:
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:
+    """Write a checkpoint atomically and synced to disk (hyperman.files.write_atomic), with its sha256 inside."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = partial.stamp({"format": FORMAT, **payload})
     payload["sha256"] = contents_digest(payload)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(payload, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError of its zip writer
-            raise CheckpointError(f"cannot write checkpoint {path}: {str(error).strip().splitlines()[0][:160]} "
-                                  f"(is the disk full?); the previous {path.name}, if any, is untouched") from None
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary output like the JSON files
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        write_atomic(path, lambda handle: torch.save(payload, handle), binary=True, fsync=True)
+    except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError of its zip writer
+        raise CheckpointError(f"cannot write checkpoint {path}: {str(error).strip().splitlines()[0][:160]} "
+                              f"(is the disk full?); the previous {path.name}, if any, is untouched") from None
 
 
 def load(path: Path, kind: str | None = None, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -148,6 +132,25 @@ def require_finished(path: Path, payload: dict[str, Any]) -> None:
                           "--resume and the same settings, or pass --allow-partial to use it as it is")
 
 
+def changed_settings(saved: dict[str, Any], config: Any) -> list[str]:
+    """The fields of the config dataclass `config` whose value differs from a checkpoint's saved config: a resume
+    with any of them changed would not continue the same run, so the stages refuse it naming them."""
+    return [f.name for f in dataclasses.fields(config) if saved.get(f.name) != getattr(config, f.name)]
+
+
+def restore_single_net(payload: dict[str, Any], theta: torch.nn.Parameter, optimizer: torch.optim.Optimizer,
+                       generator: torch.Generator, schedule: Any = None) -> None:
+    """Restore a stopped single-net run in place: θ, the optimiser, the learning-rate schedule (when the run has
+    one) and the seeded generator. The baselines and distillation share it, so the state a bit-identical resume
+    needs is listed once (hyperman.run_state does the same for the hypernetwork)."""
+    with torch.no_grad():
+        theta.copy_(payload["theta"])
+    optimizer.load_state_dict(payload["optimizer"])
+    if schedule is not None:
+        schedule.load_state_dict(payload["schedule"])
+    generator.set_state(payload["generator"])
+
+
 class OutputLock:
     """An exclusive lock on an output folder, so two runs never interleave their writes."""
 
@@ -157,8 +160,6 @@ class OutputLock:
         self.created = False
 
     def __enter__(self) -> "OutputLock":
-        from .files import check_out_folder
-
         folder = check_out_folder(self.path.parent)
         self.created = not folder.exists()
         self.created_file = not self.path.exists()

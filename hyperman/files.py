@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
 from . import out_folder, partial
 from .errors import OutputError
@@ -47,19 +47,37 @@ def check_out_file(path: Path, flag: str = "--out") -> Path:
     return path
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, write: Callable[[IO], None], binary: bool = False, fsync: bool = False) -> None:
+    """Write `path` through a temporary sibling renamed over it: a crash at any point leaves the old file or the
+    new one, never a torn file; on any error the temporary file goes again and `path` is untouched.
+
+    `fsync`: the file and then its folder are synced to disk, so a checkpoint (the point a resume starts from)
+    also survives a power loss, not only a killed process (hyperman.checkpoint.save)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb" if binary else "w") as handle:
+            write(handle)
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; this is an ordinary output file
         os.replace(tmp, path)
+        if fsync:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_atomic(path, lambda handle: handle.write(text))
 
 
 def write_json_atomic(path: Path, data: dict, **dump_options) -> None:

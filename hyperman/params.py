@@ -1,4 +1,4 @@
-"""params.yaml: load it and validate it against workflow/schemas/params.schema.yaml.
+"""params.yaml: load it and validate it against the schema beside this module (hyperman/params.schema.yaml).
 
 The workflow calls this before it plans a single job, so a typo fails at once
 with the key path, the bad value and what is allowed, instead of an hour later.
@@ -21,7 +21,9 @@ import yaml
 
 from .errors import HypermanError
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "params.schema.yaml"
+# Package data, not a path into workflow/: `hyperman check-params` works from an installed package too, and the
+# dataset enum in it is tied to hyperman.datasets by tests/test_datasets.py.
+SCHEMA_PATH = Path(__file__).resolve().with_name("params.schema.yaml")
 
 
 class ParamsError(HypermanError, ValueError):
@@ -137,12 +139,12 @@ def seeds_problems(params: dict[str, Any]) -> list[str]:
 
 def target_problems(params: dict[str, Any]) -> list[str]:
     """The target must take the dataset's images: train.target's input shape against data.dataset's."""
-    from .data import IMAGE_SHAPES
+    from .datasets import REGISTRY
     from .targets import get_target
 
     dataset = (params.get("data") or {}).get("dataset")
     target = get_target((params.get("train") or {}).get("target", "mnist_cnn"))
-    shape = IMAGE_SHAPES.get(dataset)
+    shape = REGISTRY[dataset].image_shape if dataset in REGISTRY else None
     if shape is None or tuple(target.input_shape) == shape:
         return []
     return [f"train.target {target.name} takes {'x'.join(map(str, target.input_shape))} images but data.dataset "

@@ -10,7 +10,7 @@ by side; hyperman.training keeps the step and the loop.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -106,8 +106,8 @@ class RunState:
     def _restore(self, config: Any, ckpt_path: Path, device: torch.device, load_config) -> None:
         payload = checkpoint.load(ckpt_path, kind="hypernetwork", map_location=device)
         saved = load_config(payload["config"])
-        changed = [f.name for f in fields(config)
-                   if getattr(saved, f.name) != getattr(config, f.name) and f.name not in config.RESUMABLE_CHANGES]
+        changed = [name for name in checkpoint.changed_settings(asdict(saved), config)
+                   if name not in config.RESUMABLE_CHANGES]
         if changed:
             raise TrainingError(f"cannot resume {ckpt_path}: it was trained with different "
                                 f"{', '.join(changed)}; rerun without --resume or restore those values")

@@ -44,6 +44,21 @@ def generate(model: HyperNetwork, latents: torch.Tensor, chunk: int = 256, gauge
         yield start, gauge_fix(model.target, theta) if gauge else theta
 
 
+def timed_generation(model: HyperNetwork, latents: torch.Tensor, chunk: int,
+                     device: torch.device | str) -> tuple[float, int]:
+    """(seconds, nets with a non-finite weight) of generating and gauge-fixing every net of `latents` once: the
+    nets/s that `hyperman sample` reports and benchmarks/run.py measures, timed the same way (the device
+    synchronised before and after, so a GPU's queued work is counted)."""
+    device = torch.device(device)
+    synchronize(device)
+    tick = time.perf_counter()
+    bad = 0
+    for _, theta in generate(model, latents, chunk, gauge=True, device=device):
+        bad += int((~torch.isfinite(theta)).any(dim=1).sum())
+    synchronize(device)
+    return time.perf_counter() - tick, bad
+
+
 @dataclass
 class SampleConfig:
     """`hyperman sample`'s settings (hyperman.settings); params.yaml's sample section agrees (tested)."""
@@ -68,13 +83,7 @@ def draw(checkpoint_path: Path, num_nets: int, seed: int, chunk: int = 256, devi
     digest = sha256_file(checkpoint_path)
     generator = torch.Generator().manual_seed(seed)
     latents = model.sample_latents(num_nets, config.latent_dist, generator)
-    synchronize(device)
-    tick = time.perf_counter()
-    bad = 0
-    for _, theta in generate(model, latents, chunk, gauge=True, device=device):
-        bad += int((~torch.isfinite(theta)).any(dim=1).sum())
-    synchronize(device)
-    seconds = time.perf_counter() - tick
+    seconds, bad = timed_generation(model, latents, chunk, device)
     if bad:
         raise CheckpointError(f"{checkpoint_path} generated {bad} of {num_nets} nets with non-finite weights; "
                               "the hypernetwork is broken (retrain it)")

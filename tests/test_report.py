@@ -187,6 +187,14 @@ def test_sweep_label_comes_from_the_checkpoint_the_run_names(run):
     assert parse_label("lambda=inf,seed=2") == {"lambda": float("inf"), "seed": 2}
 
 
+def test_a_sweep_label_without_lambda_takes_the_one_default(tmp_path):
+    # A checkpoint config without `lam` was trained with TrainConfig's default, not with a second default here.
+    path = tmp_path / "hypernet.pt"
+    checkpoint.save(path, {"kind": "hypernetwork", "config": {"diversity": "weights", "seed": 3}})
+    label = label_from_checkpoint({"inputs": {"checkpoint": str(path)}}, tmp_path)
+    assert label == {"lambda": TrainConfig.lam, "seed": 3} and TrainConfig.lam == 30000.0
+
+
 def test_claims_follow_the_intervals(run):
     inputs = load_inputs(ReportConfig(evaluate=run["eval"], out=Path("unused"), distill=run["distill"]))
     comparisons = inputs["metrics"]["comparisons"]

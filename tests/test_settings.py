@@ -18,12 +18,13 @@ from hyperman.baseline import BaselineConfig
 from hyperman.distillation import DistillConfig
 from hyperman.evaluation import EvalConfig
 from hyperman.noise_ensemble import NoiseConfig
+from hyperman.params import SCHEMA_PATH
 from hyperman.sampling import SampleConfig
 from hyperman.training import LAMBDA_SCHEDULES, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
-SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "params.schema.yaml").read_text())
+SCHEMA = yaml.safe_load(SCHEMA_PATH.read_text())
 # params.yaml section → (config class, keys of the section that the pipeline itself uses)
 SECTIONS = {"train": (TrainConfig, set()), "sample": (SampleConfig, set()), "evaluate": (EvalConfig, set()),
             "distill": (DistillConfig, {"device"}), "baseline": (BaselineConfig, {"seeds", "device"}),

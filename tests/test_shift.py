@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from hyperman import metrics, shift
+from hyperman import distribution_shift as shift, metrics
 from hyperman.data import load_dataset
 
 from conftest import MNIST

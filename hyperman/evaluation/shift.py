@@ -1,4 +1,4 @@
-"""Distribution shift (Ovadia et al. 2019), generated on the fly by hyperman.shift: every model on the same
+"""Distribution shift (Ovadia et al. 2019), generated on the fly by hyperman.distribution_shift: every model on the same
 shifted copies of the first `shift_images` test images.
 
 Every ensemble here is its first `shift_nets` members (the shifted sets are
@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from .. import outputs
-from ..shift import SHIFT_FAMILIES, shift_benchmark, shift_rows
+from ..distribution_shift import SHIFT_FAMILIES, shift_benchmark, shift_rows
 from .context import Context
 from ..baseline_registry import SHIFT_CSV, entries
 

@@ -132,8 +132,10 @@ def label_from_checkpoint(metrics: dict, folder: Path) -> dict:
     except (CheckpointError, KeyError, TypeError) as error:
         raise ReportError(f"--sweep {folder}: cannot read λ and seed from {path} ({error}); give --sweep-labels"
                           ) from None
+    from ..training import TrainConfig  # the one default of λ (a checkpoint without `lam` was trained with it)
+
     diversity = config.get("diversity", True)  # bool in older checkpoints, weights|function|both|none today
-    lam = float(config.get("lam", 1000.0)) if diversity not in (False, "none") else math.inf
+    lam = float(config.get("lam", TrainConfig.lam)) if diversity not in (False, "none") else math.inf
     beta = {"beta": float(config.get("function_weight", 0.0))} if diversity in ("function", "both") else {}
     return {"lambda": lam, "seed": int(config.get("seed", 0)), **beta}
 

@@ -1,4 +1,4 @@
-"""Validate a params file against workflow/schemas/params.schema.yaml (exit 2 with the key path on error)."""
+"""Validate a params file against hyperman/params.schema.yaml (exit 2 with the key path on error)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..data import DATASETS, prepare
+from ..data import prepare
+from ..datasets import DATASETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

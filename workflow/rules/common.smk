@@ -1,5 +1,9 @@
 # Helpers shared by the rules: every rule reads its command, inputs and
 # outputs from workflow/pipeline.py, so Snakemake and DVC cannot drift apart.
+from hyperman.datasets import wildcard_pattern
+
+# The {dataset} wildcard matches the registered datasets (hyperman.datasets, the one list of names).
+DATASET_PATTERN = wildcard_pattern()
 
 
 def stage_of(kind, **fixed):
@@ -49,6 +53,6 @@ def gpus(section):
 
 
 wildcard_constraints:
-    dataset="mnist|fashion-mnist|cifar10",
+    dataset=DATASET_PATTERN,
     run="main|lambda([0-9.]+|inf)(-beta[0-9.]+)?-seed[0-9]+|seeds/rep[0-9]+",
     seed="[0-9]+",

@@ -18,7 +18,7 @@ from .style import COLORS, model_color, model_marker, pretty
 EQUAL_COMPUTE_PANELS = (("accuracy", "test accuracy (%)", 100.0),
                         ("nll", "NLL (nats per image, lower is better)", 1.0),
                         ("ood_auroc", "OOD AUROC (mutual information)", 1.0))
-# (column, y label, scale) of the shift panels; x labels per family (the units of hyperman.shift.SHIFT_FAMILIES)
+# (column, y label, scale) of the shift panels; x labels per family (the units of hyperman.distribution_shift.SHIFT_FAMILIES)
 SHIFT_PANELS = (("accuracy", "accuracy (%)", 100.0), ("nll", "NLL (nats per image)", 1.0),
                 ("ece", "ECE (15 bins)", 1.0))
 SHIFT_AXES = {"rotation": "rotation (degrees)", "translation": "translation (pixels to the right)",
