@@ -1,5 +1,7 @@
 # Helpers shared by the rules: every rule reads its command, inputs and
-# outputs from workflow/pipeline.py, so Snakemake and DVC cannot drift apart.
+# outputs from the stage table (workflow/stage_table.py, through
+# workflow/pipeline.py), which dvc.yaml is generated from too, so Snakemake
+# and DVC cannot drift apart.
 
 
 def stage_of(kind, **fixed):
@@ -21,6 +23,17 @@ def stage_of(kind, **fixed):
 def inputs_of(kind):
     get = stage_of(kind)
     return lambda wildcards: {name: [p.rstrip("/") for p in paths] for name, paths in get(wildcards).inputs.items()}
+
+
+def outputs_of(kind, wrap=None):
+    """A rule's named outputs from the stage table, with its wildcards; a folder (ending in "/") is a
+    directory(); `wrap` maps an output's name to a further wrapper (e.g. report(...))."""
+    wrap = wrap or {}
+    out = {}
+    for name, path in pipeline.rule_outputs(kind).items():
+        path = directory(path.rstrip("/")) if path.endswith("/") else path
+        out[name] = wrap[name](path) if name in wrap else path
+    return out
 
 
 def command_of(kind):
