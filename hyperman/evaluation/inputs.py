@@ -16,7 +16,8 @@ from ..noise_ensemble import load_noise_ensemble
 from ..sampling import load_samples
 from ..targets import Target, get_target
 from ..training import SUMMARY, load_hypernetwork
-from .config import EvalConfig, EvaluationError, check_config
+from ..config import EvalConfig
+from .config import EvaluationError, check_config
 
 
 def _load_baseline(path: Path, target: Target) -> dict:
