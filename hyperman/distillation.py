@@ -43,7 +43,7 @@ from .files import sha256_file, write_json_atomic
 from .forward import Forward
 from .hypernetwork import HyperNetwork
 from .targets import Target, get_target, resolve_forward
-from .training import load_hypernetwork
+from .hypernet_io import load_hypernetwork
 
 CHECKPOINT = "student.pt"
 METRICS = outputs.DISTILL_METRICS

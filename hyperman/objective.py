@@ -212,6 +212,13 @@ def ce_weight(config, lam: float) -> float:
     return 1.0 if config.diversity == "none" else lam
 
 
+def backward_ce(config, ce_sum: torch.Tensor, lam: float, count: int) -> None:
+    """Back-propagate the CE part of the loss, λ·mean CE, from the CE *summed* over `count` images (under
+    torchrun: this rank's share; hyperman.training gathers the gradients). Here, beside `objective`, so that λ
+    weighs the CE in one file: this seed for the gradient, `objective` for the loss's value."""
+    ce_sum.backward(torch.tensor(ce_weight(config, lam), dtype=ce_sum.dtype, device=ce_sum.device) / count)
+
+
 @dataclass
 class Objective:
     """One step's loss and its parts; `fixed` are the gauge-fixed nets (for the queue), when computed."""

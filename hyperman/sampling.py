@@ -22,7 +22,7 @@ from .device import synchronize
 from .files import sha256_file
 from .hypernetwork import HyperNetwork
 from .symmetry import gauge_fix
-from .training import load_hypernetwork
+from .hypernet_io import load_hypernetwork
 from .errors import ConfigError
 
 

@@ -36,41 +36,16 @@ from . import checkpoint, compute, distributed, out_folder, probes as probe_regi
 from .augment import random_shift
 from .data import load_dataset
 from .config import TrainConfig
-from .config.choices import diversity_mode
 from .device import autocast_dtype, resolve_device, to_device
 from .errors import HypermanError
+from .hypernet_io import CHECKPOINT, SUMMARY, build_model, upgrade
 from .hypernetwork import HyperNetwork
-from .objective import (NeighbourQueue, Objective, ce_weight, check_settings, cross_entropy, draw_outliers,
+from .objective import (NeighbourQueue, Objective, backward_ce, check_settings, cross_entropy, draw_outliers,
                         draw_probes, objective, uses_function)
-from .run_state import CHECKPOINT, LOG, SUMMARY, RunState, TrainingError
+from .run_state import LOG, RunState, TrainingError
 from . import settings
 from .train_validation import validate
 from .targets import get_target, resolve_forward
-
-def _upgrade(config: dict) -> dict:
-    """A stored config of an older version: `batch_norm: bool` became `norm: batch|none`,
-    `diversity: bool` became `diversity: weights|none` (true → weights, false → none)."""
-    if "batch_norm" in config:
-        config = {**config, "norm": "batch" if config["batch_norm"] else "none"}
-        del config["batch_norm"]
-    if isinstance(config.get("diversity"), bool):
-        config = {**config, "diversity": diversity_mode(config["diversity"])}
-    return config
-
-
-def build_model(config: TrainConfig) -> HyperNetwork:
-    return HyperNetwork(get_target(config.target), config.latent_dim, norm=config.norm)
-
-
-def load_hypernetwork(path: Path, device: torch.device | str = "cpu") -> tuple[HyperNetwork, TrainConfig]:
-    """The trained G (in eval mode) and its config, from a training checkpoint."""
-    payload = checkpoint.load(path, kind="hypernetwork")
-    checkpoint.require_finished(path, payload)
-    config = TrainConfig(**_upgrade(payload["config"]))
-    model = build_model(config)
-    model.load_state_dict(payload["model"])
-    return model.to(device).eval(), config
-
 
 def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta: torch.Tensor,
                     images: torch.Tensor, labels: torch.Tensor, lam: float, config: TrainConfig, method: str,
@@ -91,7 +66,7 @@ def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta:
     shard = ctx.shard(len(theta)) if ctx is not None else slice(None)
     mine = theta[shard].detach().requires_grad_()
     ce_sum = cross_entropy(config, target, mine, images[shard], labels[shard], method, reduction="sum")
-    ce_sum.backward(torch.tensor(ce_weight(config, lam), dtype=ce_sum.dtype, device=ce_sum.device) / labels.numel())
+    backward_ce(config, ce_sum, lam, labels.numel())
     if ctx is not None:
         theta_grad, ce = distributed.gather_rows(mine.grad), distributed.sum_over_ranks(ce_sum) / labels.numel()
     else:
@@ -162,7 +137,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
 
     torch.manual_seed(config.seed)
     run = RunState.start(config, build_model(config).to(device), out, device, resume, log, main,
-                         lambda stored: TrainConfig(**_upgrade(stored)))
+                         lambda stored: TrainConfig(**upgrade(stored)))
     start_step, elapsed = run.start_step, run.elapsed
     ckpt_path, log_path = out / CHECKPOINT, out / LOG
 

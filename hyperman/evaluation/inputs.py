@@ -15,7 +15,7 @@ from ..data import load_dataset
 from ..noise_ensemble import load_noise_ensemble
 from ..sampling import load_samples
 from ..targets import Target, get_target
-from ..training import SUMMARY, load_hypernetwork
+from ..hypernet_io import SUMMARY, load_hypernetwork
 from ..config import EvalConfig
 from .config import EvaluationError, check_config
 
