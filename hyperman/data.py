@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config.choices import DATASETS
 from .errors import HypermanError
 from . import manifest as manifests, out_folder
 from .files import check_out_folder, replace_dir_atomically, sha256_file
@@ -55,7 +56,8 @@ OFFICIAL_SHA256 = {
 
 # Folder names that torchvision.datasets.<Class>(root, download=False) reads.
 TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "cifar-10-batches-py"}
-DATASETS = tuple(TORCHVISION_FOLDER)
+if tuple(TORCHVISION_FOLDER) != DATASETS:  # the settings' list (hyperman.config.choices)
+    raise ImportError("hyperman.data's datasets differ from hyperman.config.choices.DATASETS; name a new one in both")
 # Each dataset's images (channels, height, width): check-params holds the target's input against it.
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 

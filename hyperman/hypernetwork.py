@@ -19,14 +19,13 @@ import math
 import torch
 from torch import nn
 
+from .config.choices import NORMS
 from .targets import Target
 from .errors import ConfigError
 
 LEAK = 0.05
 
 
-NORMS = ("batch", "layer", "none")
-LATENT_DISTRIBUTIONS = ("uniform", "normal")
 
 
 def _mlp(sizes: list[int], norm: str) -> nn.Sequential:

@@ -70,12 +70,8 @@ def validate(params: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[st
     return params
 
 
-# params section → (config class module, class name). The snapshot ensemble is a baseline run: its config is
-# the `baseline` section overlaid with the `snapshot` section (its own epochs and cycles).
-SECTIONS = {"train": ("hyperman.training", "TrainConfig"), "baseline": ("hyperman.baseline", "BaselineConfig"),
-            "snapshot": ("hyperman.baseline", "BaselineConfig"),
-            "sample": ("hyperman.sampling", "SampleConfig"), "evaluate": ("hyperman.evaluation", "EvalConfig"),
-            "distill": ("hyperman.distillation", "DistillConfig"), "noise": ("hyperman.noise_ensemble", "NoiseConfig")}
+# The snapshot ensemble is a baseline run: its config (hyperman.config.SECTIONS) is the `baseline` section
+# overlaid with the `snapshot` section (its own epochs and cycles).
 UNDERLAY = {"snapshot": "baseline"}  # section → the section whose values it overrides
 
 
@@ -89,17 +85,16 @@ def _home(params: dict[str, Any], section: str, key: str) -> str:
 def check_sections(params: dict[str, Any]) -> dict[str, Any]:
     """Raise ParamsError naming every value the stage's config refuses (`hyperman.settings.check`)."""
     import dataclasses
-    import importlib
     import types
     import typing
 
     from . import settings
+    from .config import SECTIONS
 
     problems = []
-    for section, (module, name) in SECTIONS.items():
+    for section, cls in SECTIONS.items():
         if section not in params:
             continue
-        cls = getattr(importlib.import_module(module), name)
         fields = {settings.key_of(f): f for f in settings.settings_of(cls) if f.metadata["param"]}
         where = {f.name: f"{_home(params, section, key)}.{key}" for key, f in fields.items()}
         values = {}

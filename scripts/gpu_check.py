@@ -111,7 +111,7 @@ def report(out: Path, data: Path, nets: int = 100, limit: int | None = None) -> 
     from hyperman.data import load_dataset
     from hyperman.forward import Forward
     from hyperman.sampling import generate
-    from hyperman.training import load_hypernetwork
+    from hyperman.hypernet_io import load_hypernetwork
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # cpu: only for testing this script
     summary = _summary(out / "hypernet")

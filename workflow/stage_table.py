@@ -21,13 +21,8 @@ from stage_model import Stage, flags, value
 from sweep_grid import run_overrides, sweep_runs
 
 from hyperman import outputs, target_spec
-from hyperman.baseline import BaselineConfig
-from hyperman.distillation import DistillConfig
-from hyperman.evaluation import EvalConfig
-from hyperman.noise_ensemble import NoiseConfig
-from hyperman.sampling import SampleConfig
+from hyperman.config import BaselineConfig, DistillConfig, EvalConfig, NoiseConfig, SampleConfig, TrainConfig
 from hyperman.seeds_report import SEEDS, SEEDS_TABLE
-from hyperman.training import TrainConfig
 
 EVALUATE_TABLES = list(outputs.TABLES)  # every table: the pipeline always gives --ood-data
 SNAPSHOT_DIR = "results/baselines/snapshot"

@@ -26,7 +26,8 @@ import sys
 from pathlib import Path
 
 from .. import partial, settings
-from ..evaluation import EvalConfig, evaluate
+from ..config import EvalConfig
+from ..evaluation import evaluate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
