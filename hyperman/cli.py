@@ -12,20 +12,18 @@ import errno
 import importlib
 import sys
 
-from . import partial
+from . import baseline_registry, partial
 from .errors import EXIT_CODE, HypermanError
 
 # subcommand → (module, one-line help). Modules are imported lazily so that
-# `hyperman prepare` does not pay for what `hyperman report` needs.
-STAGES = {
+# `hyperman prepare` does not pay for what `hyperman report` needs. The baselines' subcommands come from
+# hyperman.baseline_registry (one entry per baseline), read again at every call so that a baseline
+# registered later (a plug-in, a test) has its subcommand too.
+CORE_STAGES = {
     "prepare": ("hyperman.stages.prepare", "download/verify a dataset (MNIST, Fashion-MNIST, CIFAR-10)"),
     "train": ("hyperman.stages.train", "train the hypernetwork (loss = λ·CE − entropy)"),
-    "train-baseline": ("hyperman.stages.train_baseline", "train one target net conventionally (baselines)"),
-    "train-snapshot": ("hyperman.stages.train_snapshot", "snapshot ensemble: cyclic learning rate, one net's cost"),
-    "noise-ensemble": ("hyperman.stages.noise_ensemble", "Gaussian perturbations of one net, α chosen on validation"),
     "sample": ("hyperman.stages.sample", "draw N nets from a trained hypernetwork (latents + checkpoint sha256)"),
     "evaluate": ("hyperman.stages.evaluate", "evaluate sampled nets vs baselines: ensembles, diversity, paths, OOD, FGSM"),
-    "distill": ("hyperman.stages.distill", "distil the hypernetwork ensemble into one target-sized net"),
     "report": ("hyperman.stages.report", "figures and report.md from the evaluate, distill and sweep outputs"),
     "seeds-report": ("hyperman.stages.seeds_report", "the seeds study's table: mean ± sd over training seeds, "
                      "seed-aware intervals"),
@@ -33,6 +31,15 @@ STAGES = {
     "export": ("hyperman.stages.export", "export N nets as a plain PyTorch program, safetensors weights or ONNX"),
     "check-params": ("hyperman.stages.check_params", "validate a params.yaml against the schema"),
 }
+
+
+def stages() -> dict[str, tuple[str, str]]:
+    """Every subcommand → (stage module, help): the core stages and every registered baseline's."""
+    return {**CORE_STAGES, **{entry.command: (entry.stage, entry.help) for entry in baseline_registry.staged()}}
+
+
+STAGES = stages()  # at import: the core stages and the built-in (and plug-in) baselines'
+
 
 
 # errors of the file system that a user fixes (permissions, space, a file where a folder goes): one line, exit 2
@@ -52,7 +59,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     are exactly the files that can change its results."""
     parser = argparse.ArgumentParser(prog="hyperman", description=__doc__, formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
-    for name, (module_name, help_text) in STAGES.items():
+    for name, (module_name, help_text) in {**stages(), **STAGES}.items():
         if only is not None and name != only:
             sub.add_parser(name, help=help_text)
             continue
@@ -67,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one stage. An expected failure (HypermanError) is one line on stderr and exit code 2;
     anything else is a bug and keeps its traceback."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    only = argv[0] if argv and argv[0] in STAGES else None
+    only = argv[0] if argv and argv[0] in {**stages(), **STAGES} else None
     args = build_parser(only).parse_args(argv)
     partial.allow(False)  # the stage's own --allow-partial sets it; nothing carries over from an earlier call
     try:

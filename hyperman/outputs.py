@@ -2,11 +2,14 @@
 
 One definition for the evaluation (which writes them), the report (which
 reads them), workflow/pipeline.py and the Snakemake rules (which declare
-them as outputs). Deliberately free of torch and of any other hyperman
-module, so that the workflow can import it cheaply.
+them as outputs). Deliberately free of torch; the one hyperman module it reads,
+the baseline registry (the models' names), is torch-free too, so that the
+workflow can import it cheaply.
 """
 
 from __future__ import annotations
+
+from . import baseline_registry
 
 METRICS = "metrics.json"
 MEMBER_ACCURACY = "member_accuracy.csv"
@@ -21,6 +24,10 @@ EQUAL_COMPUTE = "equal_compute.csv"
 SHIFT = "shift.csv"
 SELECTIVE = "selective.csv"
 
+# the scores of every model's mean-probability ensemble (metrics.json models.<name>.<score>, models.csv's columns
+# after `model`); hyperman.evaluation.models.SCORES computes them, in this order (tested)
+SCORE_COLUMNS = ("accuracy", "nll", "ece", "adaptive_ece", "brier")
+
 # columns of every evaluation table, in the order the workflow declares them
 TABLES: dict[str, list[str]] = {
     ENSEMBLE_CURVE: ["method", "size", "accuracy_mean", "accuracy_std", "nll_mean", "nll_std", "ece_mean", "ece_std"],
@@ -29,8 +36,8 @@ TABLES: dict[str, list[str]] = {
     MEMBER_ACCURACY: ["net", "accuracy", "nll"],
     RELIABILITY: ["model", "bin", "bin_lower", "bin_upper", "count", "confidence_mean", "accuracy"],
     OOD_SCORES: ["model", "split", "image", "entropy", "mutual_information"],
-    MODELS: ["model", "accuracy", "nll", "ece", "adaptive_ece", "brier", "ood_auroc", "ood_aupr_in", "ood_aupr_out",
-             "ood_fpr95", "train_seconds", "train_flops", "test_flops_per_image", "members"],
+    MODELS: ["model", *SCORE_COLUMNS, "ood_auroc", "ood_aupr_in", "ood_aupr_out", "ood_fpr95", "train_seconds",
+             "train_flops", "test_flops_per_image", "members"],
     COMPARISONS: ["model", "metric", "estimate", "low", "high", "excludes_zero"],
     EQUAL_COMPUTE: ["members", "epochs", "train_flops", "seconds", "accuracy", "nll", "ood_auroc"],  # header only
     # without epochs.pt
@@ -41,15 +48,23 @@ TEXT_COLUMNS = ("method", "kind", "model", "split", "metric", "family", "exclude
 OOD_ONLY = (OOD_SCORES,)  # written only when the evaluation is given --ood-data
 # None when absent: the report skips their figures
 REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT, SELECTIVE)
-EVIDENCE_TABLES = {name: TABLES[name] for name in (MODELS, COMPARISONS, EQUAL_COMPUTE, SHIFT)}  # optional for
-# the report: its figures are skipped without them
+# the tables the report's evidence figures read (hyperman.report.figures.evidence): those the models of the
+# baseline registry contribute rows to, in TABLES' order (optional for the report, as REPORT_OPTIONAL says)
+EVIDENCE_TABLES = {name: TABLES[name] for name in TABLES
+                   if any(name in entry.evidence for entry in baseline_registry.BUILTIN)}
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
 DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
 
-# the models of models.csv / metrics.json `models`, in the report's order; the first is compared with the rest
-MODEL_NAMES = ("hypernet_ensemble", "hypernet_ensemble_k", "hypernet_member", "single_net", "noise_ensemble",
-               "snapshot_ensemble", "deep_ensemble")
-HEADLINE = "hypernet_ensemble"
+HEADLINE = baseline_registry.BUILTIN[0].name  # hypernet_ensemble: compared with every other model
+
+
+def __getattr__(name: str):
+    """MODEL_NAMES: the models of models.csv / metrics.json `models`, in the report's order (the first is
+    compared with the rest), read from the baseline registry when asked, so that a baseline registered after
+    this import (a plug-in, a test's toy) is among them."""
+    if name == "MODEL_NAMES":
+        return baseline_registry.model_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # rows of ensemble_curve.csv
 CURVE_METHODS = ("hypernet_mean_prob", "hypernet_majority_vote", "deep_ensemble_mean_prob",

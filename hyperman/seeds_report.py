@@ -247,9 +247,9 @@ def markdown(summary: dict) -> str:
 def _label(name: str, entry: dict) -> str:
     members = entry.get("members")
     size = "" if members is None else f" ({members} net{'s' if members != 1 else ''})"
-    from .report.evidence import LABELS  # here: the workflow imports this module's file names, not matplotlib
+    from .report.evidence import model_label  # here: the workflow imports this module's file names, not matplotlib
 
-    return LABELS.get(name, name) + size
+    return model_label(name) + size
 
 
 def build(cfg: SeedsReportConfig) -> dict:

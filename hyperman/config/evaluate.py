@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..settings import path_setting, setting
@@ -72,11 +72,11 @@ class EvalConfig:
     chunk: int = setting(256, "nets generated per forward pass of G", param=False, minimum=1)
     memory_mb: int | None = setting(None, "activation memory budget that sets the net/image chunk sizes "
                                           "(0: 512 on CPU, 8192 on CUDA)", param=False)
+    # the output file of every plug-in baseline (hyperman.baselines) given by its own --<evaluate_flag>, by name;
+    # not a setting: its flags come from the registry (stages/evaluate.py), the built-ins' are the fields above
+    plugins: dict[str, Path] = field(default_factory=dict)
 
 
 PATH_FIELDS = ("checkpoint", "samples", "baselines", "data", "out", "ood_data", "snapshots", "noise",
-               "train_summary")  # not in "config"
-
-
-PATH_FIELDS = ("checkpoint", "samples", "baselines", "data", "out", "ood_data", "snapshots", "noise",
-               "train_summary")  # not in "config"
+               "train_summary", "plugins")  # not in "config"
+FIELD_NAMES = frozenset(EvalConfig.__dataclass_fields__)

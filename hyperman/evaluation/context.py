@@ -171,14 +171,7 @@ def build_models(ctx: Context) -> None:
                                         ctx.baseline_theta, _sum([b["train_flops"] for b in base]),
                                         _sum([b["train_passes"] for b in base]))
     ctx.grid = _grid(ctx)
-    if inputs["noise"] is not None:
-        theta = inputs["noise"]["theta"]
-        ctx.models["noise_ensemble"] = Model(ctx.forward.probs(theta, ctx.x), _ood(ctx, theta),
-                                             base[0]["train_seconds"], theta, base[0]["train_flops"],
-                                             base[0]["train_passes"], {"alpha": inputs["noise"]["alpha"], "train_cost_note":
-                                              "the single net's; choosing α costs validation forwards only"})
-    if inputs["snapshots"] is not None:
-        theta = inputs["snapshots"]["theta"]
-        ctx.models["snapshot_ensemble"] = Model(ctx.forward.probs(theta, ctx.x), _ood(ctx, theta),
-                                                inputs["snapshots"]["seconds"][-1], theta,
-                                                inputs["snapshots"]["train_flops"], inputs["snapshots"]["train_passes"])
+    for name, other in inputs["others"].items():  # every other baseline: its registry entry's loader's output
+        theta = other["theta"]
+        ctx.models[name] = Model(ctx.forward.probs(theta, ctx.x), _ood(ctx, theta), other["train_seconds"], theta,
+                                 other["train_flops"], other["train_passes"], dict(other["detail"]))

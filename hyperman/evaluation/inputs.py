@@ -7,8 +7,9 @@ from pathlib import Path
 
 import torch
 
-from .. import checkpoint
-from ..baseline import EPOCHS, load_epochs, load_snapshots
+from .. import baseline_registry, checkpoint
+from ..baseline import EPOCHS, load_epochs
+from ..baseline import load_snapshots as load_snapshot_file
 from ..baseline import SUMMARY as BASELINE_SUMMARY
 from ..checkpoint import CheckpointError
 from ..data import load_dataset
@@ -17,7 +18,7 @@ from ..sampling import load_samples
 from ..targets import Target, get_target
 from ..hypernet_io import SUMMARY, load_hypernetwork
 from ..config import EvalConfig
-from .config import EvaluationError, check_config
+from .config import EvaluationError, baseline_paths, check_config
 
 
 def _load_baseline(path: Path, target: Target) -> dict:
@@ -103,6 +104,26 @@ def _load_epochs(baselines: list[Path], target: Target) -> list[tuple[torch.Tens
     return records
 
 
+def load_snapshots(path: Path, target: Target, baselines: list[dict]) -> dict:
+    """The snapshot ensemble's members and cost (its registry entry's loader): its own training's seconds,
+    FLOPs and passes (the summary beside snapshots.pt)."""
+    thetas, seconds = load_snapshot_file(path)
+    cost = _summary_compute(path if path.is_dir() else path.parent, BASELINE_SUMMARY)
+    return {"theta": _checked_weights(thetas, target, f"--snapshots {path}"), "train_seconds": seconds[-1],
+            "train_flops": _count(cost.get("train_flops")), "train_passes": _count(cost.get("image_net_passes")),
+            "detail": {}}
+
+
+def load_noise(path: Path, target: Target, baselines: list[dict]) -> dict:
+    """The noise ensemble's members (its registry entry's loader); its cost is the single net's (seed 0)."""
+    thetas, alpha = load_noise_ensemble(path)
+    single = baselines[0]
+    return {"theta": _checked_weights(thetas, target, f"--noise {path}"), "train_seconds": single["train_seconds"],
+            "train_flops": single["train_flops"], "train_passes": single["train_passes"],
+            "detail": {"alpha": alpha,
+                       "train_cost_note": "the single net's; choosing α costs validation forwards only"}}
+
+
 def load_inputs(cfg: EvalConfig, device: torch.device) -> dict:
     """Read and cross-check every input before any heavy work; raise with a clear message."""
     check_config(cfg)
@@ -116,20 +137,12 @@ def load_inputs(cfg: EvalConfig, device: torch.device) -> dict:
     samples = load_samples(cfg.samples, cfg.checkpoint, model)
     baselines = [_load_baseline(Path(p), target) for p in cfg.baselines]
     summary_path, hypernet_seconds, hypernet_compute = _hypernet_summary(cfg)
-    snapshots = noise = None
-    if cfg.snapshots:
-        thetas, seconds = load_snapshots(cfg.snapshots)
-        folder = Path(cfg.snapshots) if Path(cfg.snapshots).is_dir() else Path(cfg.snapshots).parent
-        cost = _summary_compute(folder, BASELINE_SUMMARY)
-        snapshots = {"theta": _checked_weights(thetas, target, f"--snapshots {cfg.snapshots}"), "seconds": seconds,
-                     "train_flops": _count(cost.get("train_flops")), "train_passes": _count(cost.get("image_net_passes"))}
-    if cfg.noise:
-        thetas, alpha = load_noise_ensemble(cfg.noise)
-        noise = {"theta": _checked_weights(thetas, target, f"--noise {cfg.noise}"), "alpha": alpha}
+    others = {name: baseline_registry.resolve(baseline_registry.get(name).loader)(path, target, baselines)
+              for name, path in baseline_paths(cfg).items()}  # every other baseline, by its registry entry
     name, x, y = _load_images(cfg.data, target, cfg.limit_test, "--data")
     ood = _load_images(cfg.ood_data, target, cfg.limit_test, "--ood-data") if cfg.ood_data else None
     return {"model": model, "train_config": train_config, "target": target, "samples": samples,
             "baselines": baselines, "summary_path": summary_path, "hypernet_train_seconds": hypernet_seconds,
             "hypernet_compute": hypernet_compute,
             "dataset": name, "x": x, "y": y, "ood": ood, "epochs": _load_epochs(cfg.baselines, target),
-            "snapshots": snapshots, "noise": noise}
+            "others": others}

@@ -24,6 +24,21 @@ VOTE_NOTE = (f"majority-vote NLL/ECE score the vote fractions smoothed by {metri
              "classes and the NLL would measure the probability floor")
 
 
+# the scores of every model, in models.csv's column order (outputs.SCORE_COLUMNS names them for the workflow and
+# the report, torch-free): (name, score of predictors (..., T, C) or of one (T, C), whether it scores all members
+# at once); the one list model_metrics, member_metrics and _row read
+SCORES = (("accuracy", metrics.accuracy, True), ("nll", metrics.nll, True), ("ece", metrics.ece, False),
+          ("adaptive_ece", metrics.adaptive_ece, False), ("brier", metrics.brier, False))
+
+
+def _member_mean(score, batched: bool, probs: torch.Tensor, y: torch.Tensor) -> float:
+    """The mean of a score over members, each scored alone (all at once where the score is batched; a loop
+    where it is not, or, for the Brier score, where the figures were always summed that way)."""
+    if batched:
+        return float(score(probs, y).mean())
+    return float(sum(score(p, y) for p in probs) / len(probs))
+
+
 def ood_metrics(model: Model) -> dict | None:
     """metrics.ood_detection of the model's OOD score on the test vs the OOD images, with the score's name."""
     if model.ood is None:
@@ -35,9 +50,7 @@ def ood_metrics(model: Model) -> dict | None:
 def model_metrics(model: Model, y: torch.Tensor, target=None) -> dict:
     """The metrics.json `models.<name>` entry of one model (its mean-probability ensemble)."""
     mean = model.mean
-    out = {"accuracy": float(metrics.accuracy(mean, y)), "nll": float(metrics.nll(mean, y)),
-           "ece": metrics.ece(mean, y), "adaptive_ece": metrics.adaptive_ece(mean, y),
-           "brier": float(metrics.brier(mean, y)), "members": int(model.probs.shape[0]),
+    out = {**{name: float(score(mean, y)) for name, score, _ in SCORES}, "members": int(model.probs.shape[0]),
            "member_accuracy": float(metrics.accuracy(model.probs, y).mean()), "train_seconds": model.train_seconds,
            "train_flops": model.train_flops, "train_image_net_passes": model.train_passes,
            "test_flops_per_image": None if target is None else compute.inference_flops(target, model.probs.shape[0]),
@@ -56,10 +69,8 @@ def member_metrics(model: Model, y: torch.Tensor) -> dict:
     if model.ood is not None:
         per_net = [metrics.ood_detection(metrics.entropy(p), metrics.entropy(q)) for p, q in zip(probs, model.ood)]
         ood = {"score": "entropy", **{k: sum(r[k] for r in per_net) / len(per_net) for k in per_net[0]}}
-    return {"accuracy": float(metrics.accuracy(probs, y).mean()), "nll": float(metrics.nll(probs, y).mean()),
-            "ece": sum(metrics.ece(p, y) for p in probs) / len(probs),
-            "adaptive_ece": sum(metrics.adaptive_ece(p, y) for p in probs) / len(probs),
-            "brier": float(sum(metrics.brier(p, y) for p in probs) / len(probs)), "members": int(probs.shape[0]),
+    return {**{name: _member_mean(score, batched, probs, y) for name, score, batched in SCORES},
+            "members": int(probs.shape[0]),
             "train_seconds": model.train_seconds, "train_flops": model.train_flops,
             "train_image_net_passes": model.train_passes, "ood": ood,
             "note": "the mean over the hypernetwork ensemble's members, each scored alone"}
@@ -67,7 +78,7 @@ def member_metrics(model: Model, y: torch.Tensor) -> dict:
 
 def _row(name: str, m: dict) -> list:
     ood = m["ood"] or {}
-    return [name, m["accuracy"], m["nll"], m["ece"], m["adaptive_ece"], m["brier"],
+    return [name, *[m[score] for score, _, _ in SCORES],
             *[ood.get(k, "") for k in ("auroc", "aupr_in", "aupr_out", "fpr95")],
             *["" if m.get(k) is None else m[k] for k in ("train_seconds", "train_flops", "test_flops_per_image")],
             m["members"]]

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import torch
 
-from .. import checkpoint, metrics, out_folder, outputs
+from .. import baseline_registry, checkpoint, metrics, out_folder, outputs
 from ..device import resolve_device, synchronize
 from ..files import write_text_atomic
 from .adversarial import adversarial_part
 from ..config import PATH_FIELDS, EvalConfig
+from .config import baseline_paths
 from .context import Context, Part, make_context, test_forward
 from .comparisons import comparisons_part
 from .controls import controls_part
@@ -119,8 +120,16 @@ def _inputs_section(cfg: EvalConfig, inputs: dict) -> dict:
             "samples": str(cfg.samples), "samples_seed": samples.get("seed"),
             "baselines": [str(p) for p in cfg.baselines], "data": str(cfg.data), "dataset": inputs["dataset"],
             "test_images": len(inputs["y"]), "ood_data": str(cfg.ood_data) if cfg.ood_data else None,
-            "snapshots": str(cfg.snapshots) if cfg.snapshots else None, "noise": str(cfg.noise) if cfg.noise else None,
+            **_baseline_inputs(cfg),
             "target": target.name, "num_params": target.num_params}
+
+
+def _baseline_inputs(cfg: EvalConfig) -> dict:
+    """metrics.json `inputs`' file of every baseline evaluate loads by its registry entry (None: not given),
+    under the entry's flag; the built-ins' in their order of old ("snapshots", then "noise")."""
+    given = baseline_paths(cfg)
+    entries = sorted(baseline_registry.loaded(), key=lambda e: e.evaluate_flag != "snapshots")  # stable
+    return {e.evaluate_flag: str(given[e.name]) if e.name in given else None for e in entries}
 
 
 def _timing(ctx: Context, parts: dict[str, float], total: float) -> dict:

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import torch
 
-from .. import outputs
+from .. import baseline_registry, outputs
 from ..shift import SHIFT_FAMILIES, shift_benchmark, shift_rows
 from .context import Context
 
 # the models of the shift benchmark (the equal-compute deep ensemble is left out: its nets are those of the
-# converged one, earlier, and the CPU budget goes to the baselines that are cheaper to shift)
+# converged one, earlier, and the CPU budget goes to the baselines that are cheaper to shift); the built-ins in
+# this order (shift.csv's rows), then every other registered model whose entry lists shift.csv
 SHIFTED = ("single_net", "hypernet_ensemble", "deep_ensemble", "noise_ensemble", "snapshot_ensemble")
+
+
+def shifted() -> tuple[str, ...]:
+    return SHIFTED + tuple(entry.name for entry in baseline_registry.entries()
+                           if baseline_registry.SHIFT_CSV in entry.evidence and entry.name not in SHIFTED)
 
 
 def batched_predictors(ctx: Context, thetas: dict[str, torch.Tensor]) -> dict:
@@ -44,7 +50,7 @@ def shift_part(ctx: Context) -> tuple[dict, dict]:
     cfg = ctx.cfg
     n = min(cfg.shift_images, ctx.T)
     images, labels = ctx.inputs["x"][:n], ctx.y[:n]
-    thetas = {name: ctx.models[name].theta[:cfg.shift_nets] for name in SHIFTED if name in ctx.models}
+    thetas = {name: ctx.models[name].theta[:cfg.shift_nets] for name in shifted() if name in ctx.models}
     result = shift_benchmark(batched_predictors(ctx, thetas), images, labels, SHIFT_FAMILIES, cfg.seed)
     for name in thetas:
         ctx.results["models"][name]["shift_mean"] = {family: part["mean"][name]["ensemble"]

@@ -13,13 +13,9 @@ hold". The interval and both p-values are printed either way.
 
 from __future__ import annotations
 
-from .. import outputs, stats
+from .. import baseline_registry, outputs, stats
 from .inputs import value
 
-LABELS = {"hypernet_ensemble": "hypernetwork ensemble", "hypernet_ensemble_k": "hypernetwork ensemble at the deep "
-          "ensemble's size", "hypernet_member": "hypernetwork members (mean)", "single_net": "single net",
-          "noise_ensemble": "noise ensemble", "snapshot_ensemble": "snapshot ensemble",
-          "deep_ensemble": "deep ensemble"}
 # (metric, column title, scale for printing, unit, better when the hypernetwork ensemble's value is higher)
 METRICS = (("accuracy", "accuracy", 100, "pp", True), ("nll", "NLL", 1, "", False), ("ece", "ECE", 1, "", False),
            ("brier", "Brier", 1, "", False), ("auroc", "AUROC", 1, "", True))
@@ -30,10 +26,16 @@ SELECTIVE_COLUMNS = (("aurc", "AURC (entropy; MI)", 1), ("accuracy_at_90", "accu
 SCORE_NAMES = {"entropy": "entropy", "mutual_information": "MI"}
 
 
+def model_label(name: str) -> str:
+    """A model's name in the report (its registry entry's label; the name itself for a model the registry
+    does not know, e.g. a sweep run's)."""
+    return baseline_registry.labels().get(name, name)
+
+
 def label(m: dict, name: str) -> str:
     """The model's name in the report, with its size (and for equal compute its members and epochs)."""
     entry = m["models"][name]
-    return f"{LABELS.get(name, name)} ({entry['members']} net{'s' if entry['members'] != 1 else ''})"
+    return f"{model_label(name)} ({entry['members']} net{'s' if entry['members'] != 1 else ''})"
 
 
 def difference(d: dict | None, scale: float = 1, unit: str = "") -> str:

@@ -7,7 +7,7 @@ cells are marked "trained toward": a detector scored on what it was trained to f
 from __future__ import annotations
 
 from ..evaluation.ood_sets import title
-from .evidence import LABELS
+from .evidence import model_label
 from .inputs import value
 
 SCORES = (("mutual_information", "MI"), ("entropy", "entropy"))
@@ -57,7 +57,7 @@ def table(m: dict) -> tuple[list[str], list[list[str]]]:
     for name, entry in m["ood"]["sets"].items():
         for model, result in entry["models"].items():
             toward = f" ({TOWARD})" if result.get("trained_toward") else ""
-            rows.append([title(name, other) + f" ({entry['images']})", LABELS.get(model, model) + toward,
+            rows.append([title(name, other) + f" ({entry['images']})", model_label(model) + toward,
                          *[cell((result.get(score) or {}).get(metric)) for score, _ in SCORES for metric, _ in METRICS]])
     return header, rows
 

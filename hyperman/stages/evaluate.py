@@ -25,18 +25,29 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import partial, settings
+from .. import baseline_registry, partial, settings
 from ..config import EvalConfig
 from ..evaluation import evaluate
 
 
+def _plugins() -> list[baseline_registry.Baseline]:
+    """The registered baselines evaluate loads whose flag is not one of EvalConfig's own (the plug-ins)."""
+    return [entry for entry in baseline_registry.loaded() if entry.evaluate_flag not in EvalConfig.__dataclass_fields__]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings.add_arguments(parser, EvalConfig)
+    for entry in _plugins():  # one flag per plug-in baseline, from its registry entry
+        parser.add_argument("--" + entry.evaluate_flag.replace("_", "-"), dest=f"plugin_{entry.name}", type=Path,
+                            metavar="PATH", help=f"{entry.files[0] if entry.files else 'the output'} of "
+                            f"`hyperman {entry.command}` ({entry.label}); omitted: no {entry.label}")
     partial.add_argument(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
-    return settings.from_args(EvalConfig, args)
+    plugins = {entry.name: getattr(args, f"plugin_{entry.name}") for entry in _plugins()
+               if getattr(args, f"plugin_{entry.name}", None) is not None}
+    return settings.from_args(EvalConfig, args, plugins=plugins)
 
 
 def run(args: argparse.Namespace) -> int:

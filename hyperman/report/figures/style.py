@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-COLORS = {"hyper": "#1f77b4", "vote": "#17becf", "deep": "#d62728", "single": "#333333", "member": "#7f7f7f",
-          "student": "#2ca02c", "teacher": "#9467bd", "latent": "#1f77b4", "direct": "#ff7f0e"}
+from ... import baseline_registry
+
+_MODEL = {entry.name: entry.color for entry in baseline_registry.BUILTIN}  # the models' colours: the registry's
+COLORS = {"hyper": _MODEL["hypernet_ensemble"], "vote": "#17becf", "deep": _MODEL["deep_ensemble"],
+          "single": _MODEL["single_net"], "member": _MODEL["hypernet_member"], "student": _MODEL["distilled_student"],
+          "teacher": "#9467bd", "latent": "#1f77b4", "direct": "#ff7f0e"}
 
 
 def plt_agg():
@@ -39,17 +43,17 @@ def pretty(model: str) -> str:
     return f"{head.replace('_', ' ')} ({tail} nets)" if tail.isdigit() and head else model.replace("_", " ")
 
 
-# colour and marker of each model the evaluation names (metrics.json `models`, models.csv, shift.csv, ...)
-MODEL_STYLE = {"hypernet": (COLORS["hyper"], "o"), "hypernet_member": (COLORS["member"], "o"),
-               "single_net": (COLORS["single"], "s"), "deep_ensemble": (COLORS["deep"], "^"),
-               "hypernet_ensemble_k": ("#aec7e8", "v"), "noise_ensemble": ("#8c564b", "D"),
-               "snapshot_ensemble": ("#e377c2", "P")}
+def model_styles() -> dict[str, tuple[str, str]]:
+    """(colour, marker) of each model the evaluation names (metrics.json `models`, models.csv, shift.csv, ...):
+    the baseline registry's, and the hypernetwork's for every other hypernet_* name (the sweep's runs)."""
+    return {"hypernet": (COLORS["hyper"], "o"), **baseline_registry.styles()}
 
 
 def _style(model: str) -> tuple[str, str]:
-    """MODEL_STYLE of the longest name `model` starts with ('deep_ensemble_5' → deep_ensemble); others: deep's."""
-    known = [name for name in MODEL_STYLE if model.startswith(name)]
-    return MODEL_STYLE[max(known, key=len)] if known else MODEL_STYLE["deep_ensemble"]
+    """The style of the longest name `model` starts with ('deep_ensemble_5' → deep_ensemble); others: deep's."""
+    styles = model_styles()
+    known = [name for name in styles if model.startswith(name)]
+    return styles[max(known, key=len)] if known else styles["deep_ensemble"]
 
 
 def model_color(model: str) -> str:
