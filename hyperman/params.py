@@ -131,16 +131,17 @@ def seeds_problems(params: dict[str, Any]) -> list[str]:
 
 
 def target_problems(params: dict[str, Any]) -> list[str]:
-    """The target must take the dataset's images: train.target's input shape against data.dataset's."""
+    """The target must take the dataset's images: train.target's input shape against data.dataset's. Read off
+    the target's spec (hyperman.target_spec), not a built net: validating params.yaml loads no torch."""
     from .data import IMAGE_SHAPES
-    from .targets import get_target
+    from .target_spec import parse
 
     dataset = (params.get("data") or {}).get("dataset")
-    target = get_target((params.get("train") or {}).get("target", "mnist_cnn"))
+    name, spec = parse((params.get("train") or {}).get("target", "mnist_cnn"))
     shape = IMAGE_SHAPES.get(dataset)
-    if shape is None or tuple(target.input_shape) == shape:
+    if shape is None or tuple(spec.input) == shape:
         return []
-    return [f"train.target {target.name} takes {'x'.join(map(str, target.input_shape))} images but data.dataset "
+    return [f"train.target {name} takes {'x'.join(map(str, spec.input))} images but data.dataset "
             f"{dataset} has {'x'.join(map(str, shape))} (channels x height x width); give the target that input"]
 
 

@@ -272,6 +272,25 @@ def test_snakemake_runs_the_tiny_chain_and_a_sweep_and_a_second_run_does_nothing
     assert "prepare" not in reasons
 
 
+def test_planning_imports_no_torch():
+    """Every snakemake call parses the Snakefile, which imports the planner: planning (`pipeline.py list` and
+    dvc-yaml, the Snakefile's rule helpers) must not load torch (seconds each call on a 2-core CPU). In a fresh
+    interpreter, since this test process has imported torch long ago."""
+    probe = ("import contextlib, io, runpy, sys\n"
+             "sys.argv = ['workflow/pipeline.py', 'list']\n"
+             "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+             "    try:\n"
+             "        runpy.run_path('workflow/pipeline.py', run_name='__main__')\n"
+             "    except SystemExit as stop:\n"
+             "        assert stop.code == 0, stop.code\n"
+             "import pipeline\n"
+             "pipeline.dvc_yaml(pipeline.load_params())\n"
+             "assert out.getvalue().startswith('prepare_mnist\\t'), out.getvalue()[:200]\n"
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'torchvision'}))")
+    loaded = run([sys.executable, "-c", probe], ROOT).stdout.strip()
+    assert loaded == "[]", f"planning imported {loaded}"
+
+
 def test_no_function_of_the_workflow_is_over_40_lines():
     """The pipeline as a table: small builders, not one long if-chain (issue 21). Counts every function and
     method of workflow/*.py, decorators and docstring included."""

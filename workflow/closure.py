@@ -39,12 +39,14 @@ def _imported(node: ast.AST, package: str) -> list[str]:
     return [module, *(f"{module}.{alias.name}" for alias in node.names)]
 
 
-def imports(path: Path) -> set[str]:
-    """Every hyperman module `path` imports, at the top or inside a function (lazy imports count too)."""
+@functools.cache
+def imports(path: Path) -> frozenset[str]:
+    """Every hyperman module `path` imports, at the top or inside a function (lazy imports count too); each
+    file is read once per process (every stage kind's closure shares most of them)."""
     package = ".".join(path.relative_to(ROOT).parent.parts)  # what `from . import` is relative to
     tree = ast.parse(path.read_text(), str(path))
     found = {name for node in ast.walk(tree) for name in _imported(node, package)}
-    return {m for m in found if module_file(m) is not None}
+    return frozenset(m for m in found if module_file(m) is not None)
 
 
 def parents(module: str) -> list[str]:

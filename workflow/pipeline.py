@@ -33,7 +33,7 @@ from stage_table import (EVALUATE_TABLES, KINDS, NOISE_DIR, SNAPSHOT_DIR, all_st
                          outputs)
 from sweep_grid import run_overrides, sweep_runs  # noqa: E402, F401
 
-from hyperman.errors import HypermanError  # noqa: E402
+from hyperman.config.workflow import HypermanError, load_params as _load  # noqa: E402
 
 USAGE = "usage: pipeline.py dvc-yaml | run STAGE | show STAGE | list [PARAMS]"
 
@@ -44,9 +44,7 @@ def rule_outputs(kind: str) -> dict[str, str]:
 
 
 def load_params(path: Path = ROOT / "params.yaml") -> dict:
-    from hyperman.params import load
-
-    return load(path)
+    return _load(path)
 
 
 def main(argv: list[str]) -> int:

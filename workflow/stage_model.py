@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from hyperman import settings
+from hyperman.config.workflow import flag_word, to_argv
 
 
 class Param(str):
@@ -72,17 +72,17 @@ def _word(text: str, key: str, config: dict, index: int | None) -> str:
     if index is not None:
         found = found and isinstance(value, list) and index < len(value)
         value = value[index] if found else None
-    if not found or isinstance(value, (list, dict)) or settings._text(value) != text or shlex.quote(text) != text:
+    if not found or isinstance(value, (list, dict)) or flag_word(value) != text or shlex.quote(text) != text:
         return text
     return Param(text, key if index is None else f"{key}[{index}]")
 
 
 def flags(cls: type, section: dict, name: str, config: dict, passthrough: tuple[str, ...] = (),
           fixed: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
-    """(words, params keys) of a params section's flags (`hyperman.settings.to_argv`), each value a Param where
+    """(words, params keys) of a params section's flags (`hyperman.settings.to_argv`, the CLI's own), each value a Param where
     it is `config`'s (params.yaml's) value verbatim; `section` may differ from config[name] (a sweep run's λ),
     and the keys in `fixed` are never Params (a sweep run's name sets them, whatever params.yaml says)."""
-    argv, keys = settings.to_argv(cls, section, name, passthrough=list(passthrough))
+    argv, keys = to_argv(cls, section, name, passthrough=list(passthrough))
     words, pos = [], 0
     for key in keys:
         value = section[key.split(".", 1)[1]]
@@ -99,5 +99,5 @@ def flags(cls: type, section: dict, name: str, config: dict, passthrough: tuple[
 def value(config: dict, key: str, default: Any) -> str:
     """One params value as a command word (a Param when params.yaml has it, else the default's text)."""
     found, raw = _lookup(config, key)
-    text = settings._text(raw if found else default)
+    text = flag_word(raw if found else default)
     return _word(text, key, config, None)

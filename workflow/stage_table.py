@@ -20,9 +20,8 @@ from closure import stage_code
 from stage_model import Stage, flags, value
 from sweep_grid import run_overrides, sweep_runs
 
-from hyperman import outputs, target_spec
 from hyperman.config import BaselineConfig, DistillConfig, EvalConfig, NoiseConfig, SampleConfig, TrainConfig
-from hyperman.seeds_report import SEEDS, SEEDS_TABLE
+from hyperman.config.workflow import outputs, to_argv
 
 EVALUATE_TABLES = list(outputs.TABLES)  # every table: the pipeline always gives --ood-data
 SNAPSHOT_DIR = "results/baselines/snapshot"
@@ -73,7 +72,7 @@ class Job:
     def target(self) -> str:
         """--target's word: train.target as text (a mapping becomes its spec's text)."""
         raw = (self.config.get("train") or {}).get("target", "mnist_cnn")
-        text = target_spec.flag_text(raw)
+        text = to_argv(TrainConfig, {"target": raw}, "train")[0][1]  # a mapping: its spec's text (flag_text)
         return value(self.config, "train.target", raw) if text == raw else text
 
 
@@ -116,7 +115,7 @@ def report_outputs(run: str = "{run}", **_: object) -> dict[str, str]:
 
 
 def seeds_report_outputs(**_: object) -> dict[str, str]:
-    return {"seeds": f"{seeds_grid.REPORT_DIR}/{SEEDS}", "table": f"{seeds_grid.REPORT_DIR}/{SEEDS_TABLE}"}
+    return {"seeds": f"{seeds_grid.REPORT_DIR}/{outputs.SEEDS}", "table": f"{seeds_grid.REPORT_DIR}/{outputs.SEEDS_TABLE}"}
 
 
 def _outs(job: Job, kind: str) -> dict[str, str]:

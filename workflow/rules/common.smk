@@ -2,6 +2,8 @@
 # outputs from the stage table (workflow/stage_table.py, through
 # workflow/pipeline.py), which dvc.yaml is generated from too, so Snakemake
 # and DVC cannot drift apart.
+import os
+from pathlib import Path
 
 
 def stage_of(kind, **fixed):
@@ -41,7 +43,14 @@ def command_of(kind):
     return lambda wildcards: get(wildcards).shell()
 
 
-_CUDA = None
+def _nvidia_gpu():
+    """Whether this machine shows an NVIDIA GPU to its processes, read off the driver's files: importing torch
+    to ask (torch.cuda.is_available) would cost every snakemake call seconds, and the answer only decides how
+    jobs queue, not where they run (each stage resolves --device auto itself)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return Path("/dev/nvidia0").exists() or any(Path("/proc/driver/nvidia/gpus").glob("*"))
 
 
 def gpus(section):
@@ -50,15 +59,10 @@ def gpus(section):
     GPU-capable rules declare `resources: gpu=gpus(...)` and the default
     profile allows gpu=1 at a time, so GPU jobs queue for the one GPU while
     CPU-only runs keep running independent jobs (baseline seeds) in parallel."""
-    global _CUDA
     device = config[section].get("device", "auto")
     if device != "auto":
         return int(device == "cuda")
-    if _CUDA is None:
-        import torch
-
-        _CUDA = torch.cuda.is_available()
-    return int(_CUDA)
+    return int(_nvidia_gpu())
 
 
 wildcard_constraints:
