@@ -272,6 +272,46 @@ def test_snakemake_runs_the_tiny_chain_and_a_sweep_and_a_second_run_does_nothing
     assert "prepare" not in reasons
 
 
+TOY_BASELINE = '''"""A toy plug-in baseline: registered here, planned by the workflow with no other edit."""
+from hyperman.baseline_registry import MODELS_CSV, Baseline, register
+
+register(Baseline("toy_net", "toy net", "#bcbd22", "*", (MODELS_CSV,), section="toy", command="train-toy",
+                  stage=__name__, folder="results/baselines/toy", files=("baseline.pt",), evaluate_flag="toy_net",
+                  loader=f"{__name__}:load", needs=("data", "single_net")))
+'''
+
+
+def test_a_registered_baseline_is_planned_from_the_registry(tmp_path):
+    """README "Extending → A new baseline": a module in hyperman/baselines/, its params section and the schema's
+    rule, and both workflows plan its stage (its subcommand, folder and section's flags) and hand its file to
+    evaluate, with no edit in workflow/."""
+    from hyperman.params import SCHEMA_PATH
+
+    repo = copy_repo(tmp_path, ROOT / "configs" / "tiny.yaml")
+    (repo / "hyperman/baselines/toy_net.py").write_text(TOY_BASELINE)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    (repo / "params.yaml").write_text(yaml.safe_dump({**params, "toy": {"seed": 3, "widths": [8, 16]}}))
+    schema_file = repo / SCHEMA_PATH.relative_to(ROOT)
+    schema = yaml.safe_load(schema_file.read_text())
+    schema["properties"]["toy"] = {"type": "object"}
+    schema_file.write_text(yaml.safe_dump(schema))
+    command = ("hyperman train-toy --data data/mnist --out results/baselines/toy --baseline "
+               "results/baselines/seed0/baseline.pt --seed 3 --widths 8 16")
+    plan = snakemake_plan(repo)
+    assert plan["results/baselines/toy"]["rule"] == "toy_net" and plan["results/baselines/toy"]["command"] == command
+    assert {"data/mnist", "results/baselines/seed0", "hyperman/baselines/toy_net.py"} <= \
+        plan["results/baselines/toy"]["inputs"]
+    evaluate = next(j for j in plan.values() if j["rule"] == "evaluate")
+    assert "--toy-net results/baselines/toy/baseline.pt" in evaluate["command"]
+    assert "results/baselines/toy" in evaluate["inputs"]
+    stages = yaml.safe_load(run([sys.executable, "workflow/pipeline.py", "dvc-yaml"], repo).stdout)["stages"]
+    assert stages["toy_net"]["cmd"] == command.replace("--seed 3 --widths 8 16",
+                                                       "--seed ${toy.seed} --widths ${toy.widths[0]} ${toy.widths[1]}")
+    assert stages["toy_net"]["params"] == ["toy.seed", "toy.widths"] and stages["toy_net"]["outs"] == [
+        "results/baselines/toy"]
+    assert "results/baselines/toy" in stages["evaluate"]["deps"]
+
+
 def test_planning_imports_no_torch():
     """Every snakemake call parses the Snakefile, which imports the planner: planning (`pipeline.py list` and
     dvc-yaml, the Snakefile's rule helpers) must not load torch (seconds each call on a 2-core CPU). In a fresh

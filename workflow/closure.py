@@ -68,6 +68,11 @@ def code_closure(module: str) -> tuple[str, ...]:
     return tuple(sorted(str(module_file(m).relative_to(ROOT)) for m in seen))
 
 
+def module_code(module: str) -> list[str]:
+    """The code inputs of a stage whose module is `module`: `hyperman`'s entry point and the module's closure."""
+    return sorted(set(code_closure(f"{PACKAGE}.cli")) | set(code_closure(module)))
+
+
 def stage_code(kind: str) -> list[str]:
-    """The code inputs of a stage kind: `hyperman <stage>`'s entry point and the stage module's closure."""
-    return sorted(set(code_closure(f"{PACKAGE}.cli")) | set(code_closure(f"{PACKAGE}.stages.{kind}")))
+    """The code inputs of a built-in stage kind (its module is hyperman/stages/<kind>.py)."""
+    return module_code(f"{PACKAGE}.stages.{kind}")

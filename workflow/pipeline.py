@@ -29,8 +29,7 @@ from closure import stage_code  # noqa: E402, F401
 from dvc_yaml import HEADER, dvc_yaml  # noqa: E402
 from seeds_grid import seed_runs  # noqa: E402, F401
 from stage_model import Stage  # noqa: E402, F401
-from stage_table import (EVALUATE_TABLES, KINDS, NOISE_DIR, SNAPSHOT_DIR, all_stages, stage,  # noqa: E402, F401
-                         outputs)
+from stage_table import EVALUATE_TABLES, all_stages, kinds, outputs, plugin_kinds, stage  # noqa: E402, F401
 from sweep_grid import run_overrides, sweep_runs  # noqa: E402, F401
 
 from hyperman.config.workflow import HypermanError, load_params as _load  # noqa: E402
@@ -40,7 +39,7 @@ USAGE = "usage: pipeline.py dvc-yaml | run STAGE | show STAGE | list [PARAMS]"
 
 def rule_outputs(kind: str) -> dict[str, str]:
     """A Snakemake rule's outputs, with its wildcards ({run}, {seed}, {dataset}); directories end with "/"."""
-    return KINDS[kind].outputs()
+    return kinds()[kind].outputs()
 
 
 def load_params(path: Path = ROOT / "params.yaml") -> dict:

@@ -1,5 +1,5 @@
 """A stage of the study as data: its command, inputs, outputs, params keys and code, and where each flag's
-value comes from in params.yaml.
+value comes from in params.yaml; and a job (`Job`: the params and a run, seed or dataset) it is built for.
 
 A command is a list of words. A word that is a params.yaml value verbatim is a `Param`: a `str` (so the word
 itself, which Snakemake runs) that also knows its params expression (`train.lr`, `evaluate.ensemble_sizes[2]`),
@@ -14,6 +14,10 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+import seeds_grid
+
+from hyperman import baseline_registry
+from hyperman.config import TrainConfig
 from hyperman.config.workflow import flag_word, to_argv
 
 
@@ -96,8 +100,55 @@ def flags(cls: type, section: dict, name: str, config: dict, passthrough: tuple[
     return words, keys
 
 
-def value(config: dict, key: str, default: Any) -> str:
-    """One params value as a command word (a Param when params.yaml has it, else the default's text)."""
+def value(config: dict, key: str, default: Any, index: int | None = None) -> str:
+    """One params value (item `index` of a list value) as a command word: a Param when params.yaml has it, else
+    the default's text."""
     found, raw = _lookup(config, key)
-    text = flag_word(raw if found else default)
-    return _word(text, key, config, None)
+    if index is not None:
+        raw = raw[index] if found and isinstance(raw, list) and index < len(raw) else default
+    return _word(flag_word(raw if found else default), key, config, index)
+
+
+def data_dir(dataset: str) -> str:
+    return f"data/{dataset}"
+
+
+def suffix(run: str) -> str:
+    """A run's stage-name suffix: '' for main, '_lambda1000_seed0', '_seeds_rep1'."""
+    return "" if run == "main" else "_" + run.replace("-", "_").replace(".", "p").replace("/", "_")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job of a kind: the params and the wildcards (run, baseline seed, dataset), with the paths they give."""
+
+    config: dict
+    run: str = "main"
+    seed: int | None = None
+    dataset: str | None = None
+
+    @property
+    def data(self) -> str:
+        return data_dir(self.config["data"]["dataset"])
+
+    @property
+    def ood(self) -> str:
+        return data_dir(self.config["data"]["ood_dataset"])
+
+    @property
+    def base(self) -> str:
+        return f"results/{self.run}"
+
+    @property
+    def baseline_dirs(self) -> list[str]:
+        single = baseline_registry.get("single_net")
+        return [single.output_folder(seed=s) for s in seeds_grid.baseline_seeds(self.config, self.run)]
+
+    def limit(self, split: str) -> list[str]:
+        return [f"--limit-{split}", value(self.config, f"data.limit_{split}", 0)]
+
+    def target(self) -> str:
+        """--target's word: train.target as text (a mapping becomes its spec's text)."""
+        raw = (self.config.get("train") or {}).get("target", "mnist_cnn")
+        text = to_argv(TrainConfig, {"target": raw}, "train")[0][1]  # a mapping: its spec's text (flag_text)
+        return value(self.config, "train.target", raw) if text == raw else text

@@ -1,9 +1,11 @@
 """The table of hyperman's stages: one small builder per stage kind, and each kind's outputs in one place.
 
-`KINDS` maps a stage kind to its Snakemake rule's outputs (`outputs`, called with the rule's wildcards, or with
-a job's values) and to the builder that makes the job's `Stage` from the validated params. The Snakemake rules
-(workflow/rules/*.smk, through `pipeline.rule_outputs`) and dvc.yaml (workflow/dvc_yaml.py) both read outputs
-from here; adding a stage kind is one output function, one builder and one entry.
+`kinds()` maps a stage kind to its Snakemake rule's outputs (`outputs`, called with the rule's wildcards, or
+with a job's values) and to the builder that makes the job's `Stage` from the validated params. The Snakemake
+rules (workflow/rules/*.smk, through `pipeline.rule_outputs`) and dvc.yaml (workflow/dvc_yaml.py) both read
+outputs from here; adding a stage kind is one output function, one builder and one entry. The baselines' stages
+and folders come from hyperman.baseline_registry (workflow/baseline_stages.py): a registered plug-in baseline
+is a kind of its own, with no edit here.
 
 Run names: "main" is the configuration in params.yaml; sweep runs (workflow/sweep_grid.py) are named
 "lambda<λ>-seed<s>" or "lambda<λ>-beta<β>-seed<s>" and override only train.lambda, train.function_weight,
@@ -15,65 +17,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import baseline_stages
 import seeds_grid
+from baseline_stages import folder
 from closure import stage_code
-from stage_model import Stage, flags, value
+from stage_model import Job, Stage, data_dir, flags, suffix, value
 from sweep_grid import run_overrides, sweep_runs
 
-from hyperman.config import BaselineConfig, DistillConfig, EvalConfig, NoiseConfig, SampleConfig, TrainConfig
-from hyperman.config.workflow import outputs, to_argv
+from hyperman.config import DistillConfig, EvalConfig, SampleConfig, TrainConfig
+from hyperman.config.workflow import outputs
 
 EVALUATE_TABLES = list(outputs.TABLES)  # every table: the pipeline always gives --ood-data
-SNAPSHOT_DIR = "results/baselines/snapshot"
-NOISE_DIR = "results/baselines/noise"
-OPTIONAL_BASELINES = {"train_snapshot": "snapshot", "noise_ensemble": "noise"}  # kind → its params section
-OPTIONAL_MODELS = {"snapshot": ("--snapshots", SNAPSHOT_DIR, "snapshots.pt"),  # section → evaluate's input
-                   "noise": ("--noise", NOISE_DIR, "noise_ensemble.pt")}
 SWEPT = ("lambda", "seed", "diversity", "function_weight")  # what a sweep run's name sets
-
-
-def data_dir(dataset: str) -> str:
-    return f"data/{dataset}"
-
-
-def suffix(run: str) -> str:
-    """A run's stage-name suffix: '' for main, '_lambda1000_seed0', '_seeds_rep1'."""
-    return "" if run == "main" else "_" + run.replace("-", "_").replace(".", "p").replace("/", "_")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One job of a kind: the params and the wildcards (run, baseline seed, dataset), with the paths they give."""
-
-    config: dict
-    run: str = "main"
-    seed: int | None = None
-    dataset: str | None = None
-
-    @property
-    def data(self) -> str:
-        return data_dir(self.config["data"]["dataset"])
-
-    @property
-    def ood(self) -> str:
-        return data_dir(self.config["data"]["ood_dataset"])
-
-    @property
-    def base(self) -> str:
-        return f"results/{self.run}"
-
-    @property
-    def baseline_dirs(self) -> list[str]:
-        return [f"results/baselines/seed{s}" for s in seeds_grid.baseline_seeds(self.config, self.run)]
-
-    def limit(self, split: str) -> list[str]:
-        return [f"--limit-{split}", value(self.config, f"data.limit_{split}", 0)]
-
-    def target(self) -> str:
-        """--target's word: train.target as text (a mapping becomes its spec's text)."""
-        raw = (self.config.get("train") or {}).get("target", "mnist_cnn")
-        text = to_argv(TrainConfig, {"target": raw}, "train")[0][1]  # a mapping: its spec's text (flag_text)
-        return value(self.config, "train.target", raw) if text == raw else text
 
 
 # ------------------------------------------------------------------ outputs: the one place that names them
@@ -86,15 +41,15 @@ def train_outputs(run: str = "{run}", **_: object) -> dict[str, str]:
 
 
 def baseline_outputs(seed: object = "{seed}", **_: object) -> dict[str, str]:
-    return {"baseline": f"results/baselines/seed{seed}/"}
+    return {"baseline": folder("single_net", seed=seed)}
 
 
 def snapshot_outputs(**_: object) -> dict[str, str]:
-    return {"snapshot": SNAPSHOT_DIR + "/"}
+    return {"snapshot": folder("snapshot_ensemble")}
 
 
 def noise_outputs(**_: object) -> dict[str, str]:
-    return {"noise": NOISE_DIR + "/"}
+    return {"noise": folder("noise_ensemble")}
 
 
 def sample_outputs(run: str = "{run}", **_: object) -> dict[str, str]:
@@ -148,44 +103,6 @@ def build_train(job: Job) -> Stage:
                  keys + ["data.limit_train"], stage_code("train"), gpu=True, structure=structure)
 
 
-def _baseline_flags(job: Job) -> tuple[list[str], list[str]]:
-    section = {k: v for k, v in job.config["baseline"].items() if k != "seeds"}
-    return flags(BaselineConfig, section, "baseline", job.config, passthrough=("device",))
-
-
-def build_train_baseline(job: Job) -> Stage:
-    words, keys = _baseline_flags(job)
-    argv = ["hyperman", "train-baseline", "--data", job.data, "--out", f"results/baselines/seed{job.seed}",
-            "--seed", str(job.seed), "--target", job.target(), *words, *job.limit("train")]
-    return Stage(f"train_baseline_seed{job.seed}", "train_baseline", argv, {"data": [job.data + "/"]},
-                 _outs(job, "train_baseline"), keys + ["train.target", "data.limit_train"],
-                 stage_code("train_baseline"), gpu=True)
-
-
-def build_train_snapshot(job: Job) -> Stage:
-    """The same training as one baseline net, with a cyclic schedule: M snapshots."""
-    words, keys = _baseline_flags(job)
-    section = {k: v for k, v in job.config["snapshot"].items() if k != "seed"}
-    more, more_keys = flags(BaselineConfig, section, "snapshot", job.config)
-    argv = ["hyperman", "train-snapshot", "--data", job.data, "--out", SNAPSHOT_DIR,
-            "--seed", value(job.config, "snapshot.seed", 0), "--target", job.target(), *words, *more,
-            *job.limit("train")]
-    return Stage("train_snapshot", "train_snapshot", argv, {"data": [job.data + "/"]},
-                 _outs(job, "train_snapshot"),
-                 keys + more_keys + ["snapshot.seed", "train.target", "data.limit_train"],
-                 stage_code("train_snapshot"), gpu=True)
-
-
-def build_noise_ensemble(job: Job) -> Stage:
-    """Gaussian perturbations of the single net (baseline seed 0)."""
-    words, keys = flags(NoiseConfig, job.config["noise"], "noise", job.config, passthrough=("device",))
-    single = job.baseline_dirs[0]
-    argv = ["hyperman", "noise-ensemble", "--baseline", f"{single}/baseline.pt", "--data", job.data,
-            "--out", NOISE_DIR, *words]
-    return Stage("noise_ensemble", "noise_ensemble", argv, {"baseline": [single + "/"], "data": [job.data + "/"]},
-                 _outs(job, "noise_ensemble"), keys, stage_code("noise_ensemble"), gpu=True)
-
-
 def build_sample(job: Job) -> Stage:
     words, keys = flags(SampleConfig, job.config["sample"], "sample", job.config)
     outs = _outs(job, "sample")
@@ -198,14 +115,13 @@ def build_sample(job: Job) -> Stage:
 def build_evaluate(job: Job) -> Stage:
     words, keys = flags(EvalConfig, job.config["evaluate"], "evaluate", job.config)
     out = f"{job.base}/evaluate"
-    extra = [(flag, folder, name) for section, (flag, folder, name) in OPTIONAL_MODELS.items()
-             if section in job.config and not seeds_grid.replicate(job.run)]  # a replicate: the headline models
+    extra = baseline_stages.evaluated(job)  # the registered baselines with a stage of their own
     argv = ["hyperman", "evaluate", "--checkpoint", f"{job.base}/hypernet/hypernet.pt",
             "--samples", f"{job.base}/samples.pt", "--baselines", *[f"{d}/baseline.pt" for d in job.baseline_dirs],
-            *[arg for flag, folder, name in extra for arg in (flag, f"{folder}/{name}")],
+            *[arg for flag, path in extra for arg in (flag, path)],
             "--data", job.data, "--ood-data", job.ood, "--out", out, *words, *job.limit("test")]
     inputs = {"hypernet": [f"{job.base}/hypernet/"], "samples": [f"{job.base}/samples.pt"],
-              "baselines": [d + "/" for d in job.baseline_dirs] + [folder + "/" for _, folder, _ in extra],
+              "baselines": [d + "/" for d in job.baseline_dirs] + [path.rsplit("/", 1)[0] + "/" for _, path in extra],
               "data": [job.data + "/", job.ood + "/"]}
     return Stage("evaluate" + suffix(job.run), "evaluate", argv, inputs, _outs(job, "evaluate"),
                  keys + ["data.limit_test"], stage_code("evaluate"), metrics=[f"{out}/{outputs.METRICS}"],
@@ -262,9 +178,9 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "prepare": Kind(prepare_outputs, build_prepare),
     "train": Kind(train_outputs, build_train),
-    "train_baseline": Kind(baseline_outputs, build_train_baseline),
-    "train_snapshot": Kind(snapshot_outputs, build_train_snapshot),
-    "noise_ensemble": Kind(noise_outputs, build_noise_ensemble),
+    "train_baseline": Kind(baseline_outputs, baseline_stages.build_train_baseline),
+    "train_snapshot": Kind(snapshot_outputs, baseline_stages.build_train_snapshot),
+    "noise_ensemble": Kind(noise_outputs, baseline_stages.build_noise_ensemble),
     "sample": Kind(sample_outputs, build_sample),
     "evaluate": Kind(evaluate_outputs, build_evaluate),
     "distill": Kind(distill_outputs, build_distill),
@@ -273,12 +189,26 @@ KINDS: dict[str, Kind] = {
 }
 
 
+def kinds() -> dict[str, Kind]:
+    """Every stage kind: the built-in ones, then one per registered plug-in baseline (baseline_stages)."""
+    plugins = {kind: Kind(lambda _name=baseline_stages.plugin_name(kind), **_: {_name: folder(_name)}, build)
+               for kind, build in baseline_stages.plugin_builders().items()}
+    return {**KINDS, **plugins}
+
+
+def plugin_kinds(config: dict) -> list[str]:
+    """The plug-in baselines' kinds this study runs (the Snakefile defines one rule each)."""
+    return [baseline_stages.kind_of(e) for e in baseline_stages.optional(config)
+            if baseline_stages.kind_of(e) not in KINDS]
+
+
 def stage(config: dict, kind: str, run: str = "main", seed: int | None = None,
           dataset: str | None = None) -> Stage:
     """The stage `kind` ('prepare', 'train', ...) of run `run`, from the validated params."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown stage kind {kind!r}; kinds: {', '.join(KINDS)}")
-    return KINDS[kind].build(Job(config, run, seed, dataset))
+    table = kinds()
+    if kind not in table:
+        raise ValueError(f"unknown stage kind {kind!r}; kinds: {', '.join(table)}")
+    return table[kind].build(Job(config, run, seed, dataset))
 
 
 def all_stages(config: dict) -> list[Stage]:
@@ -289,7 +219,7 @@ def all_stages(config: dict) -> list[Stage]:
     replicates = seeds_grid.seed_runs(config)
     baseline_seeds = [s for run in ["main", *replicates] for s in seeds_grid.baseline_seeds(config, run)]
     stages += [stage(config, "train_baseline", seed=s) for s in baseline_seeds]
-    stages += [stage(config, kind) for kind, section in OPTIONAL_BASELINES.items() if section in config]
+    stages += [stage(config, baseline_stages.kind_of(entry)) for entry in baseline_stages.optional(config)]
     for run in ["main"] + sweep_runs(config) + replicates:
         stages += [stage(config, kind, run) for kind in ("train", "sample", "evaluate")]
     stages += [stage(config, "distill"), stage(config, "report")]

@@ -78,3 +78,26 @@ rule noise_ensemble:
         gpu=gpus("noise"),
     shell:
         "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"
+
+
+# A plug-in baseline (hyperman/baselines/, registered in hyperman.baseline_registry) whose params section is
+# there: one rule each, its command, inputs and outputs from the stage table (workflow/baseline_stages.py).
+for _kind in pipeline.plugin_kinds(config):
+
+    rule:
+        name:
+            _kind
+        input:
+            unpack(inputs_of(_kind)),
+            code=pipeline.stage(config, _kind).code,
+        output:
+            **outputs_of(_kind),
+        params:
+            cmd=command_of(_kind),
+        log:
+            f"logs/baselines/{_kind}.log",
+        threads: workflow.cores
+        resources:
+            gpu=gpus("train"),
+        shell:
+            "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"
