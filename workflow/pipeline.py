@@ -24,12 +24,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "workflow"))
-import seeds_grid  # noqa: E402, F401 (the Snakefile's and tests' entry)
+# what the Snakefile, its rules and the tests use: the stage table, its code inputs and the runs' grids
 from closure import stage_code  # noqa: E402, F401
 from dvc_yaml import HEADER, dvc_yaml  # noqa: E402
 from seeds_grid import seed_runs  # noqa: E402, F401
-from stage_model import Stage  # noqa: E402, F401
-from stage_table import EVALUATE_TABLES, all_stages, kinds, outputs, plugin_kinds, stage  # noqa: E402, F401
+from stage_table import all_stages, kinds, plugin_kinds, stage  # noqa: E402, F401
 from sweep_grid import run_overrides, sweep_runs  # noqa: E402, F401
 
 from hyperman.config.workflow import HypermanError, load_params as _load  # noqa: E402
