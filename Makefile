@@ -48,6 +48,6 @@ test: $(STAMP)
 clean-results:
 	rm -rf results .snakemake
 
-## dvc.yaml: regenerate the DVC stages from workflow/pipeline.py (after changing sweep lists or stages)
-dvc.yaml: workflow/pipeline.py params.yaml $(wildcard hyperman/*.py hyperman/*/*.py) | $(STAMP)
+## dvc.yaml: regenerate the DVC stages from the stage table (workflow/stage_table.py; after changing sweep lists, stages or a list's length)
+dvc.yaml: $(wildcard workflow/*.py) params.yaml $(wildcard hyperman/*.py hyperman/*/*.py) | $(STAMP)
 	$(BIN)/python workflow/pipeline.py dvc-yaml > dvc.yaml.tmp && mv dvc.yaml.tmp dvc.yaml

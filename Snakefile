@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 sys.path.insert(0, str(Path(workflow.basedir)))
 import pipeline
-from hyperman.params import ParamsError, validate
+from hyperman.config.workflow import ParamsError, validate
 
 configfile: "params.yaml"
 

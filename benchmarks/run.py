@@ -52,7 +52,7 @@ from hyperman.sampling import generate, timed_generation  # noqa: E402
 from hyperman.symmetry import gauge_fix  # noqa: E402
 from hyperman.targets import Target, get_target  # noqa: E402
 from hyperman.targets import resolve_forward  # noqa: E402
-from hyperman.training import TrainConfig  # noqa: E402
+from hyperman.config import TrainConfig  # noqa: E402
 
 # params.yaml's train section (the default study); the paper's are 32 nets per step.
 def _train_settings() -> dict:

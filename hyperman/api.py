@@ -39,7 +39,7 @@ from .modules import Ensemble, target_net
 from .noise_ensemble import MEMBERS as NOISE, load_noise_ensemble
 from .sampling import generate
 from .targets import Target, get_target
-from .training import load_hypernetwork
+from .hypernet_io import load_hypernetwork
 
 HYPERNET = "hypernet.pt"
 STUDENT = "student.pt"

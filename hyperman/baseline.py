@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from . import checkpoint, compute, metrics, out_folder
+from .config import BaselineConfig
 from .augment import random_shift
 from .data import load_dataset
 from .device import resolve_device, to_device
@@ -33,42 +34,12 @@ from .errors import ConfigError
 from .files import write_json_atomic
 from .forward import Forward
 from . import settings
-from .settings import pixels, setting
-from . import target_spec
-from .target_spec import TARGET_HELP
 from .targets import Target, get_target, resolve_forward
 
 CHECKPOINT = "baseline.pt"
 SUMMARY = "baseline_summary.json"
 EPOCHS = "epochs.pt"  # every epoch's θ (E, D) and cumulative training seconds, next to CHECKPOINT
 SNAPSHOTS = "snapshots.pt"  # with snapshot_cycles: θ at the end of every cycle (M, D) and its seconds
-
-
-@dataclass
-class BaselineConfig:
-    """One conventionally trained net (or a snapshot ensemble); stored in its checkpoint, and the one description
-    of train-baseline's and train-snapshot's flags (hyperman.settings). Defaults agree with params.yaml."""
-
-    target: str = setting("mnist_cnn", TARGET_HELP, metavar="TARGET", check=target_spec.problem, param=False)
-    epochs: int = setting(13, "passes over the training split (13 × 5 members ≈ the default G's training FLOPs)",
-                          minimum=1)
-    batch_size: int = setting(128, "images per step", minimum=1)
-    lr: float = setting(0.003, "peak learning rate of the schedule", exclusive_minimum=0, maximum=1)
-    seed: int = setting(0, "seed of init and data order", param=False, minimum=0)
-    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False,
-                                       minimum=1)
-    augment_shift: int = setting(2, "translate every training image by a random offset of up to PIXELS (0: off)",
-                                 arg_type=pixels, metavar="PIXELS", minimum=0, maximum=8)
-    snapshot_cycles: int = setting(0, "learning-rate cycles = snapshot-ensemble members (0: one-cycle schedule, one "
-                                      "net); --epochs must be a multiple of it", metavar="M", minimum=0)
-
-    def cross_problems(self, name) -> list[str]:
-        """Rules between settings (hyperman.settings.check): every snapshot ends a whole epoch."""
-        if self.snapshot_cycles > 0 and self.epochs % self.snapshot_cycles:
-            return [f"{name('epochs')} {self.epochs} is not a multiple of {name('snapshot_cycles')} "
-                    f"{self.snapshot_cycles} (every snapshot ends a whole epoch); choose epochs = cycles × epochs "
-                    "per cycle"]
-        return []
 
 
 def load_target_net(path: Path, device: torch.device | str = "cpu") -> tuple[Target, torch.Tensor, dict]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from .config.choices import DEVICES, PRECISIONS  # noqa: F401  (re-exported: their home is hyperman.config)
 from .errors import ConfigError, HypermanError
 
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -25,7 +25,6 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

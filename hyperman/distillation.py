@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -35,64 +35,44 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint, compute, metrics, out_folder, outputs
+from .config import STUDENT_INITS, TEACHERS, DistillConfig
 from .data import Dataset, load_dataset
 from .device import resolve_device, to_device
 from .errors import HypermanError
 from .files import sha256_file, write_json_atomic
 from .forward import Forward
 from .hypernetwork import HyperNetwork
-from .settings import setting
 from .targets import Target, get_target, resolve_forward
-from .training import TrainConfig, load_hypernetwork
+from .hypernet_io import load_hypernetwork
 
 CHECKPOINT = "student.pt"
 METRICS = outputs.DISTILL_METRICS
-TEACHERS = ("fixed", "fresh")
-STUDENT_INITS = ("member", "random")
 
 
 class DistillError(HypermanError):
     """Distillation cannot start or go on; the message says why and what to do."""
 
 
-@dataclass
-class DistillConfig:
-    """Everything the student's weights depend on; stored in the checkpoint."""
-
-    teacher: str = setting("fresh", "fixed: M nets sampled once; fresh: M new nets for every batch", choices=TEACHERS)
-    teacher_nets: int = setting(8, "nets M in the teacher ensemble", minimum=1)
-    epochs: int = setting(3, "passes over the training images", minimum=1)
-    batch_size: int = setting(128, "images per step", minimum=1)
-    lr: float = setting(0.003, "Adam learning rate (cosine decay to 0)", exclusive_minimum=0,
-                       maximum=1)
-    temperature: float = setting(2.0, "softmax temperature T", exclusive_minimum=0)
-    hard_label_weight: float = setting(0.1, "weight A of the hard-label CE: (1-A)·KD + A·CE", minimum=0,
-                                      maximum=1)
-    seed: int = setting(0, "random seed", minimum=0)
-    limit_train: int | None = setting(None, "use only the first N training images (0: all)", param=False,
-                                       minimum=1)
-    student_init: str = setting("member", "start from one sampled member G(z) or from PyTorch's default init",
-                                choices=STUDENT_INITS)
-
-    def validate(self) -> None:
-        problems = []
-        if self.teacher not in TEACHERS:
-            problems.append(f"teacher must be one of {', '.join(TEACHERS)}, got {self.teacher!r}")
-        for name in ("teacher_nets", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            problems.append(f"lr must be positive, got {self.lr}")
-        if not self.temperature > 0:
-            problems.append(f"temperature must be positive, got {self.temperature}")
-        if not 0.0 <= self.hard_label_weight <= 1.0:
-            problems.append(f"hard_label_weight must lie in [0, 1], got {self.hard_label_weight}")
-        if self.student_init not in STUDENT_INITS:
-            problems.append(f"student_init must be one of {', '.join(STUDENT_INITS)}, got {self.student_init!r}")
-        if self.limit_train is not None and self.limit_train < 1:
-            problems.append(f"limit_train must be at least 1, got {self.limit_train}")
-        if problems:
-            raise DistillError("; ".join(problems))
+def check_config(config: DistillConfig) -> None:
+    """Refuse a config that cannot distil, before anything is read or written."""
+    problems = []
+    if config.teacher not in TEACHERS:
+        problems.append(f"teacher must be one of {', '.join(TEACHERS)}, got {config.teacher!r}")
+    for name in ("teacher_nets", "epochs", "batch_size"):
+        if getattr(config, name) < 1:
+            problems.append(f"{name} must be at least 1, got {getattr(config, name)}")
+    if not config.lr > 0:
+        problems.append(f"lr must be positive, got {config.lr}")
+    if not config.temperature > 0:
+        problems.append(f"temperature must be positive, got {config.temperature}")
+    if not 0.0 <= config.hard_label_weight <= 1.0:
+        problems.append(f"hard_label_weight must lie in [0, 1], got {config.hard_label_weight}")
+    if config.student_init not in STUDENT_INITS:
+        problems.append(f"student_init must be one of {', '.join(STUDENT_INITS)}, got {config.student_init!r}")
+    if config.limit_train is not None and config.limit_train < 1:
+        problems.append(f"limit_train must be at least 1, got {config.limit_train}")
+    if problems:
+        raise DistillError("; ".join(problems))
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -183,7 +163,7 @@ def distill(config: DistillConfig, hypernet_path: Path, data_dir: Path, out: Pat
     "kd", "ce"} ("latents": the teacher's z of that batch)."""
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     out, hypernet_path, data_dir = Path(out), Path(hypernet_path), Path(data_dir)
-    config.validate()
+    check_config(config)
     device = resolve_device(device_name)
     model, hyper_config = load_hypernetwork(hypernet_path, device)
     target = get_target(hyper_config.target)

@@ -24,7 +24,6 @@ import torch
 from .errors import ConfigError
 
 EULER_GAMMA = 0.5772156649015329
-DISTANCES = ("l1", "l2")
 
 
 def log_unit_ball_volume(d: int, distance: str) -> float:

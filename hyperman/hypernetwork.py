@@ -19,14 +19,13 @@ import math
 import torch
 from torch import nn
 
+from .config.choices import NORMS
 from .targets import Target
 from .errors import ConfigError
 
 LEAK = 0.05
 
 
-NORMS = ("batch", "layer", "none")
-LATENT_DISTRIBUTIONS = ("uniform", "normal")
 # A mixture latent (train.latent_components = K > 1) shifts each latent along the axis of its component k by this
 # much: 4 = twice the uniform's width, so the K components never overlap and a latent's component is the argmax of
 # its first K coordinates; 8 standard deviations for the normal (a wrong argmax has probability ~K·1e-8).

@@ -18,37 +18,24 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from . import checkpoint, compute, metrics, out_folder
+from .config import NoiseConfig
 from .baseline import load_target_net
 from .data import load_dataset
 from .device import resolve_device
 from .errors import ConfigError
 from .forward import Forward
 from .files import check_out_folder, replace_dir_atomically, sha256_file, write_json_atomic, write_text_atomic
-from .settings import setting
 from .targets import Target
 
 MEMBERS = "noise_ensemble.pt"
 TABLE = "noise_validation.csv"
 SUMMARY = "noise_summary.json"
-DEFAULT_ALPHAS = (0.01, 0.02, 0.05, 0.1)
-
-
-@dataclass
-class NoiseConfig:
-    """`hyperman noise-ensemble`'s settings (hyperman.settings); params.yaml's noise section agrees (tested)."""
-
-    members: int = setting(20, "perturbed nets K in the ensemble", minimum=1)
-    alphas: list[float] = setting(list(DEFAULT_ALPHAS), "candidate noise scales α (σ of each layer = α × RMS of its "
-                                  "weights)", metavar="ALPHA", minimum=0)
-    seed: int = setting(0, "seed of the noise (the same draws for every α)", minimum=0)
-    limit_val: int | None = setting(1000, "score α on the first N validation images only (0: all)",
-                                    minimum=0)
 
 
 def check_config(config: NoiseConfig) -> None:

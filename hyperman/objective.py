@@ -43,30 +43,13 @@ import torch
 import torch.nn.functional as F
 
 from . import probes as probe_registry
+from .config.choices import (DISTANCES, DIVERSITY_MODES, FUNCTION_ESTIMATORS, FUNCTION_SCALES, LAYER_PROFILES,
+                             OUTLIER_FAMILIES, PROBE_FAMILIES, WEIGHT_ENTROPIES, diversity_mode)
 from .device import autocast
-from .entropy import DISTANCES, kernel_entropy, kl_entropy
+from .entropy import kernel_entropy, kl_entropy
 from .symmetry import gauge_fix
 from .targets import Target, get_target
 
-DIVERSITY_MODES = ("weights", "function", "both", "none")
-PROBE_FAMILIES = probe_registry.DATA_FAMILIES  # `probe_family`: the data-like probes
-OUTLIER_FAMILIES = probe_registry.OUTLIER_FAMILIES  # `outlier_families`: the label-destroying ones
-WEIGHT_ENTROPIES = ("joint", "per_layer")
-FUNCTION_ESTIMATORS = ("kl", "kernel")  # nearest-neighbour (Kozachenko–Leonenko) or RBF kernel density
-FUNCTION_SCALES = ("dimension", "unit")  # Ĥ_function's weight: β·d (d grows with the probes) or β alone
-LAYER_PROFILES = ("flat", "rising")  # named per-layer weights of Ĥ_weights (or one number per layer)
-
-
-def diversity_mode(value: str | bool) -> str:
-    """A `diversity` setting as one of DIVERSITY_MODES; the old booleans map true → weights, false → none."""
-    if isinstance(value, bool):
-        return "weights" if value else "none"
-    text = str(value).lower()
-    legacy = {"true": "weights", "yes": "weights", "1": "weights", "false": "none", "no": "none", "0": "none"}
-    text = legacy.get(text, text)
-    if text not in DIVERSITY_MODES:
-        raise ValueError(f"unknown diversity {value!r}; use one of {', '.join(DIVERSITY_MODES)}")
-    return text
 
 
 def uses_weights(mode: str) -> bool:
@@ -227,6 +210,13 @@ def cross_entropy(config, target: Target, theta: torch.Tensor, images: torch.Ten
 def ce_weight(config, lam: float) -> float:
     """The factor of the CE in the loss: λ, or 1 without a diversity term (then the loss is the CE)."""
     return 1.0 if config.diversity == "none" else lam
+
+
+def backward_ce(config, ce_sum: torch.Tensor, lam: float, count: int) -> None:
+    """Back-propagate the CE part of the loss, λ·mean CE, from the CE *summed* over `count` images (under
+    torchrun: this rank's share; hyperman.training gathers the gradients). Here, beside `objective`, so that λ
+    weighs the CE in one file: this seed for the gradient, `objective` for the loss's value."""
+    ce_sum.backward(torch.tensor(ce_weight(config, lam), dtype=ce_sum.dtype, device=ce_sum.device) / count)
 
 
 @dataclass

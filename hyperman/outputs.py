@@ -53,6 +53,8 @@ REPORT_OPTIONAL = (RELIABILITY, OOD_SCORES, MODELS, COMPARISONS, EQUAL_COMPUTE, 
 EVIDENCE_TABLES = {name: TABLES[name] for name in TABLES
                    if any(name in entry.evidence for entry in baseline_registry.BUILTIN)}
 FILES = (METRICS, *TABLES)  # everything one evaluation writes (and removes before it starts)
+SEEDS = "seeds.json"  # what `hyperman seeds-report` writes: the numbers, and the tables (torch-free, for the workflow)
+SEEDS_TABLE = "seeds.md"
 DISTILL_METRICS = "distill_metrics.json"  # what `hyperman distill` writes beside student.pt; the report reads it
 
 HEADLINE = baseline_registry.BUILTIN[0].name  # hypernet_ensemble: compared with every other model

@@ -72,12 +72,8 @@ def validate(params: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[st
     return params
 
 
-# params section → (config class module, class name). The snapshot ensemble is a baseline run: its config is
-# the `baseline` section overlaid with the `snapshot` section (its own epochs and cycles).
-SECTIONS = {"train": ("hyperman.training", "TrainConfig"), "baseline": ("hyperman.baseline", "BaselineConfig"),
-            "snapshot": ("hyperman.baseline", "BaselineConfig"),
-            "sample": ("hyperman.sampling", "SampleConfig"), "evaluate": ("hyperman.evaluation", "EvalConfig"),
-            "distill": ("hyperman.distillation", "DistillConfig"), "noise": ("hyperman.noise_ensemble", "NoiseConfig")}
+# The snapshot ensemble is a baseline run: its config (hyperman.config.SECTIONS) is the `baseline` section
+# overlaid with the `snapshot` section (its own epochs and cycles).
 UNDERLAY = {"snapshot": "baseline"}  # section → the section whose values it overrides
 
 
@@ -91,17 +87,16 @@ def _home(params: dict[str, Any], section: str, key: str) -> str:
 def check_sections(params: dict[str, Any]) -> dict[str, Any]:
     """Raise ParamsError naming every value the stage's config refuses (`hyperman.settings.check`)."""
     import dataclasses
-    import importlib
     import types
     import typing
 
     from . import settings
+    from .config import SECTIONS
 
     problems = []
-    for section, (module, name) in SECTIONS.items():
+    for section, cls in SECTIONS.items():
         if section not in params:
             continue
-        cls = getattr(importlib.import_module(module), name)
         fields = {settings.key_of(f): f for f in settings.settings_of(cls) if f.metadata["param"]}
         where = {f.name: f"{_home(params, section, key)}.{key}" for key, f in fields.items()}
         values = {}
@@ -138,16 +133,17 @@ def seeds_problems(params: dict[str, Any]) -> list[str]:
 
 
 def target_problems(params: dict[str, Any]) -> list[str]:
-    """The target must take the dataset's images: train.target's input shape against data.dataset's."""
+    """The target must take the dataset's images: train.target's input shape against data.dataset's. Read off
+    the target's spec (hyperman.target_spec), not a built net: validating params.yaml loads no torch."""
     from .datasets import REGISTRY
-    from .targets import get_target
+    from .target_spec import parse
 
     dataset = (params.get("data") or {}).get("dataset")
-    target = get_target((params.get("train") or {}).get("target", "mnist_cnn"))
+    name, spec = parse((params.get("train") or {}).get("target", "mnist_cnn"))
     shape = REGISTRY[dataset].image_shape if dataset in REGISTRY else None
-    if shape is None or tuple(target.input_shape) == shape:
+    if shape is None or tuple(spec.input) == shape:
         return []
-    return [f"train.target {target.name} takes {'x'.join(map(str, target.input_shape))} images but data.dataset "
+    return [f"train.target {name} takes {'x'.join(map(str, spec.input))} images but data.dataset "
             f"{dataset} has {'x'.join(map(str, shape))} (channels x height x width); give the target that input"]
 
 

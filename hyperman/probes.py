@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
 
 from .augment import random_shift
+from .config import choices
 
 DATA, OUTLIER = "data", "outlier"
 AUGMENT_PROBE_SHIFT = 6  # pixels: beyond the ≤ 2-pixel shifts of training augmentation, so "off the data"
@@ -195,6 +196,9 @@ PROBE_FAMILIES: dict[str, ProbeFamily] = {
 }
 DATA_FAMILIES = tuple(name for name, f in PROBE_FAMILIES.items() if f.kind == DATA)
 OUTLIER_FAMILIES = tuple(name for name, f in PROBE_FAMILIES.items() if f.kind == OUTLIER)
+if (DATA_FAMILIES, OUTLIER_FAMILIES) != (choices.PROBE_FAMILIES, choices.OUTLIER_FAMILIES):  # the settings' lists
+    raise ImportError("hyperman.probes' families differ from hyperman.config.choices' PROBE_FAMILIES and "
+                      "OUTLIER_FAMILIES; name a new family in both")
 
 
 def draw(family: str, train_x: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:

@@ -20,12 +20,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from . import checkpoint
 from .errors import HypermanError
 from .files import write_text_atomic
+from .hypernet_io import CHECKPOINT
 from .hypernetwork import HyperNetwork
 from .objective import NeighbourQueue
 
-CHECKPOINT = "hypernet.pt"
 LOG = "train_log.jsonl"
-SUMMARY = "train_summary.json"
 
 
 class TrainingError(HypermanError):

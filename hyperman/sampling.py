@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from . import checkpoint
+from .config import SampleConfig  # noqa: F401  (workflow/pipeline.py still imports it from here)
 from .checkpoint import CheckpointError
 from .device import synchronize
 from .files import sha256_file
 from .hypernetwork import HyperNetwork
 from .symmetry import gauge_fix
-from .training import load_hypernetwork
+from .hypernet_io import load_hypernetwork
 from .errors import ConfigError
-from .settings import setting
 
 
 @torch.no_grad()
@@ -57,15 +56,6 @@ def timed_generation(model: HyperNetwork, latents: torch.Tensor, chunk: int,
         bad += int((~torch.isfinite(theta)).any(dim=1).sum())
     synchronize(device)
     return time.perf_counter() - tick, bad
-
-
-@dataclass
-class SampleConfig:
-    """`hyperman sample`'s settings (hyperman.settings); params.yaml's sample section agrees (tested)."""
-
-    num_nets: int = setting(200, "number of nets to draw", minimum=1, maximum=100000)
-    seed: int = setting(1, "seed of the latent draw", minimum=0)
-    chunk: int = setting(250, "nets generated per forward pass of G", minimum=1)
 
 
 def draw(checkpoint_path: Path, num_nets: int, seed: int, chunk: int = 256, device: str | torch.device = "cpu",

@@ -22,8 +22,7 @@ from .errors import HypermanError
 from .files import replace_dir_atomically
 from .settings import path_setting, setting
 
-SEEDS = "seeds.json"  # what it writes (workflow/pipeline.py declares them): the numbers, and the tables
-SEEDS_TABLE = "seeds.md"
+SEEDS, SEEDS_TABLE = outputs.SEEDS, outputs.SEEDS_TABLE  # what it writes: the numbers, and the tables
 
 # (metric key, title, scale for printing, higher is better for the hypernetwork ensemble)
 METRICS = (("accuracy", "accuracy", 100, True), ("nll", "NLL", 1, False), ("ece", "ECE", 1, False),

@@ -228,7 +228,7 @@ DEVICE_HELP = "where to run (auto: CUDA when present, else the CPU)"
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     """--device for stages whose stored config must not depend on where it ran (baseline, distill)."""
-    from .device import DEVICES
+    from .config.choices import DEVICES
 
     parser.add_argument("--device", default="auto", choices=list(DEVICES), help=DEVICE_HELP)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .config.choices import FORWARD_METHODS
 from .errors import ConfigError
 from .target_spec import REGISTRY, TargetSpec, parse
 
@@ -204,7 +205,6 @@ def build(name: str, spec: TargetSpec, classes: int = 10) -> Target:
 TARGETS: dict[str, Target] = {name: build(name, spec) for name, spec in REGISTRY.items()}
 
 
-FORWARD_METHODS = ("auto", "grouped", "loop", "channels_last")
 
 
 def resolve_forward(name: str, device: torch.device | str) -> str:

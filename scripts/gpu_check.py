@@ -40,16 +40,18 @@ def cuda() -> int:
 
 
 def flags(steps: int | None) -> int:
-    """params.yaml's train flags, built by workflow/pipeline.py (the same code Snakemake and DVC use)."""
+    """params.yaml's train flags, built by the function the workflow's stage table uses (hyperman.settings.to_argv,
+    through hyperman.config.workflow)."""
     import yaml
 
-    import pipeline
+    from hyperman.config import TrainConfig
+    from hyperman.config.workflow import to_argv
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     train = dict(params["train"], device="cuda")
     if steps is not None:
         train["steps"] = min(int(train["steps"]), steps)
-    argv, _ = pipeline.settings.to_argv(pipeline.TrainConfig, train, "train")
+    argv, _ = to_argv(TrainConfig, train, "train")
     argv += ["--limit-train", str(params.get("data", {}).get("limit_train", 0))]
     print(shlex.join(argv))
     return 0
@@ -111,7 +113,7 @@ def report(out: Path, data: Path, nets: int = 100, limit: int | None = None) -> 
     from hyperman.data import load_dataset
     from hyperman.forward import Forward
     from hyperman.sampling import generate
-    from hyperman.training import load_hypernetwork
+    from hyperman.hypernet_io import load_hypernetwork
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # cpu: only for testing this script
     summary = _summary(out / "hypernet")

@@ -57,7 +57,8 @@ def trained(tmp_path_factory) -> dict:
     from evaluate_common import CONSTANT_LOGITS, _constant_net
     from hyperman import checkpoint, cli
     from hyperman.targets import get_target
-    from hyperman.training import TrainConfig, train
+    from hyperman.config import TrainConfig
+    from hyperman.training import train
 
     root = tmp_path_factory.mktemp("run")
     config = TrainConfig(steps=20, nets_per_step=4, images_per_net=8, eval_every=10, eval_nets=4, limit_train=500,
@@ -82,7 +83,8 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """A tiny G that beats chance on MNIST, two baselines, a snapshot run and a partial G: the models that
     tests/test_api.py, test_predict.py and test_export.py load through hyperman.load."""
     from hyperman.cli import main
-    from hyperman.training import TrainConfig, train
+    from hyperman.config import TrainConfig
+    from hyperman.training import train
     from user_errors_common import _partial_copy
 
     root = tmp_path_factory.mktemp("models")

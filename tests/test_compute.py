@@ -15,7 +15,9 @@ from hyperman import compute
 from hyperman.distillation import kd_loss, student_logits, teacher_thetas
 from hyperman.objective import NeighbourQueue, draw_probes
 from hyperman.targets import TARGETS, get_target
-from hyperman.training import TrainConfig, _step_objective, build_model, probes_per_step
+from hyperman.config import TrainConfig
+from hyperman.training import _step_objective, probes_per_step
+from hyperman.hypernet_io import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

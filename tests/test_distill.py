@@ -14,7 +14,9 @@ from hyperman.distillation import (CHECKPOINT, METRICS, DistillConfig, DistillEr
                                    init_student, kl_divergence, student_probs, teacher_thetas)
 from hyperman.targets import get_target
 from conftest import PAPER
-from hyperman.training import TrainConfig, build_model, load_hypernetwork, train
+from hyperman.config import TrainConfig
+from hyperman.hypernet_io import build_model, load_hypernetwork
+from hyperman.training import train
 
 from conftest import FASHION, MNIST
 

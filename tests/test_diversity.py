@@ -13,7 +13,9 @@ from hyperman.objective import (NeighbourQueue, check_settings, cross_entropy, d
                                 function_entropy, objective, weight_entropy)
 from hyperman.symmetry import gauge_fix, random_symmetry
 from hyperman.targets import get_target
-from hyperman.training import TrainConfig, TrainingError, load_hypernetwork, train
+from hyperman.config import TrainConfig
+from hyperman.training import TrainingError, train
+from hyperman.hypernet_io import load_hypernetwork
 
 from conftest import MNIST
 

@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from hyperman import checkpoint
-from hyperman.training import TrainConfig, build_model
+from hyperman.config import TrainConfig
+from hyperman.hypernet_io import build_model
 
 from conftest import MNIST, ROOT
 

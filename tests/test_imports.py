@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "hyperman"
@@ -125,8 +124,6 @@ def test_no_cycle_held_together_by_a_lazy_import():
     assert cycles(import_graph(lazy=True)) == [], "a cycle closed by an import inside a function"
 
 
-@pytest.mark.xfail(strict=False, reason="workflow/pipeline.py still imports hyperman's stage modules; the config "
-                   "and pipeline branches of issue 21 move it onto hyperman.config (the lead fixes it at merge)")
 def test_workflow_imports_hyperman_only_through_its_front_doors():
     wrong = []
     for path in sorted((ROOT / "workflow").glob("*.py")):

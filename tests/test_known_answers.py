@@ -10,7 +10,8 @@ from hyperman.entropy import kl_entropy, nearest_neighbour_distances
 from hyperman.hypernetwork import HyperNetwork
 from hyperman.symmetry import gauge_fix
 from hyperman.targets import get_target
-from hyperman.training import TrainConfig, validate
+from hyperman.config import TrainConfig
+from hyperman.training import validate
 
 from test_evaluation_parts import TINY
 

@@ -13,7 +13,9 @@ from hyperman.evaluation.paths import paths_part
 from hyperman.evaluation import Forward
 from hyperman.hypernetwork import MIXTURE_SHIFT, HyperNetwork, latent_components_of, sample_latents
 from hyperman.targets import Layer, Target
-from hyperman.training import TrainConfig, load_hypernetwork, train
+from hyperman.config import TrainConfig
+from hyperman.hypernet_io import load_hypernetwork
+from hyperman.training import train
 
 MNIST = Path(__file__).resolve().parent.parent / "data" / "mnist"
 TINY = Target("tiny", (1, 4, 4), (Layer("conv", 1, 3, 3, pool=2), Layer("linear", 12, 5), Layer("linear", 5, 3)))

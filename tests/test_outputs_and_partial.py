@@ -170,9 +170,9 @@ def test_noise_ensemble_replaces_its_own_earlier_output(runs, tmp_path, capsys):
 
 
 def test_the_run_files_out_folder_knows_are_those_the_stages_write():
-    from hyperman import baseline, data, distillation, noise_ensemble, out_folder, outputs, run_state, seeds_report
+    from hyperman import baseline, data, distillation, noise_ensemble, hypernet_io, out_folder, outputs, run_state, seeds_report
 
-    assert out_folder.RUNS["train"] == (run_state.CHECKPOINT, run_state.SUMMARY)
+    assert out_folder.RUNS["train"] == (hypernet_io.CHECKPOINT, hypernet_io.SUMMARY)
     assert out_folder.COMPANIONS["train"][0] == run_state.LOG
     assert out_folder.RUNS["train-baseline"] == (baseline.CHECKPOINT, baseline.EPOCHS, baseline.SNAPSHOTS,
                                                  baseline.SUMMARY)

@@ -151,7 +151,8 @@ def test_the_report_names_the_outlier_families_a_checkpoint_trained_with(tmp_pat
     shows the outlier families next to the data-like family that metrics.json records."""
     from hyperman.report.inputs import training_probes
     from hyperman.report.ood import probes_line
-    from hyperman.training import TrainConfig, train
+    from hyperman.config import TrainConfig
+    from hyperman.training import train
 
     config = TrainConfig(steps=1, nets_per_step=2, images_per_net=4, eval_every=1, eval_nets=2, checkpoint_every=1,
                          limit_train=300, latent_dim=8, probes=2, outlier_probes=4, outlier_families=["lines", "grid"],

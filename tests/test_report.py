@@ -13,7 +13,8 @@ from hyperman import checkpoint, cli
 from hyperman.report import FIGURES, ReportConfig, claims, label_from_checkpoint, load_inputs, parse_label
 from hyperman.targets import get_target
 from conftest import PAPER
-from hyperman.training import TrainConfig, train
+from hyperman.config import TrainConfig
+from hyperman.training import train
 
 from conftest import FASHION, MNIST
 

@@ -9,24 +9,17 @@ import pytest
 import yaml
 
 from hyperman import probes, settings
-from hyperman.device import DEVICES, PRECISIONS
-from hyperman.entropy import DISTANCES
-from hyperman.hypernetwork import LATENT_DISTRIBUTIONS, NORMS
-from hyperman.objective import FUNCTION_ESTIMATORS, FUNCTION_SCALES
+from hyperman.config import (DISTANCES, DEVICES, FUNCTION_ESTIMATORS, FUNCTION_SCALES, LAMBDA_SCHEDULES,
+                             LATENT_DISTRIBUTIONS, NORMS, PRECISIONS, BaselineConfig, DataConfig, DistillConfig,
+                             EvalConfig, NoiseConfig, SampleConfig, TrainConfig)
 from hyperman.targets import TARGETS
-from hyperman.baseline import BaselineConfig
-from hyperman.distillation import DistillConfig
-from hyperman.evaluation import EvalConfig
-from hyperman.noise_ensemble import NoiseConfig
 from hyperman.params import SCHEMA_PATH
-from hyperman.sampling import SampleConfig
-from hyperman.training import LAMBDA_SCHEDULES, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 SCHEMA = yaml.safe_load(SCHEMA_PATH.read_text())
 # params.yaml section → (config class, keys of the section that the pipeline itself uses)
-SECTIONS = {"train": (TrainConfig, set()), "sample": (SampleConfig, set()), "evaluate": (EvalConfig, set()),
+SECTIONS = {"data": (DataConfig, set()), "train": (TrainConfig, set()), "sample": (SampleConfig, set()), "evaluate": (EvalConfig, set()),
             "distill": (DistillConfig, {"device"}), "baseline": (BaselineConfig, {"seeds", "device"}),
             "noise": (NoiseConfig, {"device"})}
 # settings that params.yaml keeps in another section (the snapshot ensemble's cycles live in `snapshot`)

@@ -19,7 +19,7 @@ from hyperman.cli import main
 from hyperman.symmetry import gauge_fix, random_symmetry, scale_units, shift_output_bias
 from hyperman.target_spec import REGISTRY, Conv, Dense, TargetSpec, TargetSpecError, parse
 from hyperman.targets import TARGETS, get_target
-from hyperman.training import load_hypernetwork
+from hyperman.hypernet_io import load_hypernetwork
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT / "data" / "mnist"
@@ -198,7 +198,9 @@ def test_a_tiny_g_and_a_baseline_for_a_three_conv_two_dense_spec(tmp_path):
 def test_a_hypernetwork_step_for_a_spec_counts_what_flop_counter_mode_counts():
     """G's training FLOPs follow from the spec: one real step against FlopCounterMode."""
     from hyperman.objective import NeighbourQueue, draw_probes
-    from hyperman.training import TrainConfig, _step_objective, build_model, probes_per_step
+    from hyperman.config import TrainConfig
+    from hyperman.training import _step_objective, probes_per_step
+    from hyperman.hypernet_io import build_model
 
     config = TrainConfig(target=DEEP, nets_per_step=3, images_per_net=5, probes=4, latent_dim=20)
     model = build_model(config)

@@ -8,7 +8,9 @@ import torch
 from hyperman import checkpoint, cli, objective
 from hyperman.baseline import BaselineConfig, load_target_net, train_baseline
 from hyperman.device import autocast_dtype
-from hyperman.training import TrainConfig, TrainingError, load_hypernetwork, train
+from hyperman.config import TrainConfig
+from hyperman.training import TrainingError, train
+from hyperman.hypernet_io import load_hypernetwork
 
 from conftest import MNIST
 

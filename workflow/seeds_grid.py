@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hyperman.params import ParamsError, seeds_problems
+from hyperman.config.workflow import ParamsError, seeds_problems
 
 PREFIX = "seeds/rep"
 REPORT_DIR = "results/seeds/report"

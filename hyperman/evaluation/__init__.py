@@ -11,7 +11,8 @@ writing). The names below are the public interface; import them from here.
 from ..forward import Forward, _activation_elements
 from ..outputs import FILES as OUTPUTS
 from .adversarial import fgsm_flip_rates
-from .config import DEFAULT_EPS, DEFAULT_SIZES, DIVERSITY_NETS, EvalConfig, EvaluationError
+from ..config import DEFAULT_EPS, DEFAULT_SIZES, EvalConfig
+from .config import DIVERSITY_NETS, EvaluationError
 from .comparisons import compare, compare_with_members
 from .context import Grid, Model
 from .controls import alignment, gauge_check, random_direction

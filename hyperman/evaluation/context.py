@@ -18,7 +18,8 @@ from ..forward import Forward
 from ..hypernetwork import HyperNetwork
 from ..sampling import generate
 from ..targets import Target
-from .config import DIVERSITY_NETS, EvalConfig
+from ..config import EvalConfig
+from .config import DIVERSITY_NETS
 
 Part = Callable[["Context"], tuple[dict, dict[str, list[list]]]]  # → (metrics.json sections, table rows by file)
 

@@ -16,8 +16,9 @@ from ..data import load_dataset
 from ..noise_ensemble import load_noise_ensemble
 from ..sampling import load_samples
 from ..targets import Target, get_target
-from ..training import SUMMARY, load_hypernetwork
-from .config import EvalConfig, EvaluationError, baseline_paths, check_config
+from ..hypernet_io import SUMMARY, load_hypernetwork
+from ..config import EvalConfig
+from .config import EvaluationError, baseline_paths, check_config
 
 
 def _load_baseline(path: Path, target: Target) -> dict:

@@ -17,7 +17,8 @@ from .. import baseline_registry, checkpoint, metrics, out_folder, outputs
 from ..device import resolve_device, synchronize
 from ..files import write_text_atomic
 from .adversarial import adversarial_part
-from .config import PATH_FIELDS, EvalConfig, baseline_paths
+from ..config import PATH_FIELDS, EvalConfig
+from .config import baseline_paths
 from .context import Context, Part, make_context, test_forward
 from .comparisons import comparisons_part
 from .controls import controls_part

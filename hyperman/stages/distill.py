@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 
 from .. import out_folder, partial, settings
-from ..distillation import DistillConfig, distill
+from ..config import DistillConfig
+from ..distillation import distill
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,7 +26,8 @@ import sys
 from pathlib import Path
 
 from .. import baseline_registry, partial, settings
-from ..evaluation import EvalConfig, evaluate
+from ..config import EvalConfig
+from ..evaluation import evaluate
 
 
 def _plugins() -> list[baseline_registry.Baseline]:

@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from .. import partial, settings
-from ..noise_ensemble import NoiseConfig, noise_ensemble
+from ..config import NoiseConfig
+from ..noise_ensemble import noise_ensemble
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

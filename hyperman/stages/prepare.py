@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..config import DataConfig
 from ..data import prepare
 from ..datasets import DATASETS
 
@@ -23,8 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="source_dir", type=Path, default=None,
                         help="folder holding the official files (IDX, .gz, or cifar-10-batches-py)")
     parser.add_argument("--download", action="store_true", help="allow torchvision's own download (needs network)")
-    parser.add_argument("--val-size", type=int, default=5000, help="training images held out for validation")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the validation split")
+    defaults = DataConfig()  # params.yaml's data.val_size and data.split_seed
+    parser.add_argument("--val-size", type=int, default=defaults.val_size, help="training images held out for "
+                        "validation (params.yaml: data.val_size)")
+    parser.add_argument("--seed", type=int, default=defaults.split_seed, help="seed of the validation split "
+                        "(params.yaml: data.split_seed)")
 
 
 def run(args: argparse.Namespace) -> int:

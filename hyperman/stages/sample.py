@@ -16,7 +16,8 @@ from .. import checkpoint
 from ..device import resolve_device
 from ..files import check_out_file, write_json_atomic
 from .. import partial, settings
-from ..sampling import SampleConfig, draw, timing_path
+from ..config import SampleConfig
+from ..sampling import draw, timing_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from .. import out_folder, settings
-from ..training import TrainConfig, train
+from ..config import TrainConfig
+from ..training import train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

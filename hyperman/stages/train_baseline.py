@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 from .. import out_folder, settings
-from ..baseline import BaselineConfig, train_baseline
+from ..baseline import train_baseline
+from ..config import BaselineConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser, snapshots: bool = False) -> None:

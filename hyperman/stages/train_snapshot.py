@@ -18,7 +18,8 @@ import sys
 
 from . import train_baseline
 from .. import settings
-from ..baseline import BaselineConfig, train_baseline as train
+from ..baseline import train_baseline as train
+from ..config import BaselineConfig
 from ..errors import ConfigError
 
 

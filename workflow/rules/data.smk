@@ -3,7 +3,7 @@ rule prepare:
     input:
         code=pipeline.stage_code("prepare"),
     output:
-        directory("data/{dataset}"),
+        **outputs_of("prepare"),
     params:
         cmd=command_of("prepare"),
     log:

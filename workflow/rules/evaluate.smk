@@ -4,8 +4,7 @@ rule sample:
         unpack(inputs_of("sample")),
         code=pipeline.stage_code("sample"),
     output:
-        samples="results/{run}/samples.pt",
-        throughput="results/{run}/samples.json",
+        **outputs_of("sample"),
     params:
         cmd=command_of("sample"),
     log:
@@ -27,9 +26,7 @@ rule evaluate:
         code=pipeline.stage_code("evaluate"),
     output:
         # the names come from hyperman/outputs.py; the ensemble curve also goes into `snakemake --report`
-        **{name: report(path, category="Tables") if name == "ensemble_curve" else path
-           for name, path in pipeline.outputs.evaluation_files("results/{run}/evaluate",
-                                                               pipeline.EVALUATE_TABLES).items()},
+        **outputs_of("evaluate", wrap={"ensemble_curve": lambda path: report(path, category="Tables")}),
     params:
         cmd=command_of("evaluate"),
     log:
@@ -49,8 +46,7 @@ rule distill:
         unpack(inputs_of("distill")),
         code=pipeline.stage_code("distill"),
     output:
-        student="results/{run}/distill/student.pt",
-        metrics="results/{run}/distill/distill_metrics.json",
+        **outputs_of("distill"),
     params:
         cmd=command_of("distill"),
     log:

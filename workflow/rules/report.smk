@@ -4,8 +4,9 @@ rule report:
         unpack(inputs_of("report")),
         code=pipeline.stage_code("report"),
     output:
-        report(directory("results/{run}/report"), patterns=["{name}.png"], caption="../report/figures.rst",
-               category="Figures"),
+        **outputs_of("report", wrap={"report": lambda path: report(path, patterns=["{name}.png"],
+                                                                   caption="../report/figures.rst",
+                                                                   category="Figures")}),
     params:
         cmd=command_of("report"),
     log:
@@ -22,8 +23,7 @@ rule seeds_report:
         unpack(inputs_of("seeds_report")),
         code=pipeline.stage_code("seeds_report"),
     output:
-        seeds=f"{pipeline.seeds_grid.REPORT_DIR}/{pipeline.SEEDS}",
-        table=f"{pipeline.seeds_grid.REPORT_DIR}/{pipeline.SEEDS_TABLE}",
+        **outputs_of("seeds_report"),
     params:
         cmd=command_of("seeds_report"),
     log:

@@ -4,7 +4,7 @@ rule train:
         unpack(inputs_of("train")),
         code=pipeline.stage_code("train"),
     output:
-        directory("results/{run}/hypernet"),
+        **outputs_of("train"),
     params:
         cmd=command_of("train"),
     log:
@@ -24,7 +24,7 @@ rule train_baseline:
         unpack(inputs_of("train_baseline")),
         code=pipeline.stage_code("train_baseline"),
     output:
-        directory("results/baselines/seed{seed}"),
+        **outputs_of("train_baseline"),
     params:
         cmd=command_of("train_baseline"),
     log:
@@ -46,7 +46,7 @@ rule train_snapshot:
         unpack(inputs_of("train_snapshot")),
         code=pipeline.stage_code("train_snapshot"),
     output:
-        directory(pipeline.SNAPSHOT_DIR),
+        **outputs_of("train_snapshot"),
     params:
         cmd=command_of("train_snapshot"),
     log:
@@ -66,7 +66,7 @@ rule noise_ensemble:
         unpack(inputs_of("noise_ensemble")),
         code=pipeline.stage_code("noise_ensemble"),
     output:
-        directory(pipeline.NOISE_DIR),
+        **outputs_of("noise_ensemble"),
     params:
         cmd=command_of("noise_ensemble"),
     log:
@@ -78,3 +78,26 @@ rule noise_ensemble:
         gpu=gpus("noise"),
     shell:
         "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"
+
+
+# A plug-in baseline (hyperman/baselines/, registered in hyperman.baseline_registry) whose params section is
+# there: one rule each, its command, inputs and outputs from the stage table (workflow/baseline_stages.py).
+for _kind in pipeline.plugin_kinds(config):
+
+    rule:
+        name:
+            _kind
+        input:
+            unpack(inputs_of(_kind)),
+            code=pipeline.stage(config, _kind).code,
+        output:
+            **outputs_of(_kind),
+        params:
+            cmd=command_of(_kind),
+        log:
+            f"logs/baselines/{_kind}.log",
+        threads: workflow.cores
+        resources:
+            gpu=gpus("train"),
+        shell:
+            "OMP_NUM_THREADS={threads} OMP_WAIT_POLICY=PASSIVE {params.cmd} > {log} 2>&1"

@@ -10,7 +10,7 @@ import torch
 from ... import metrics, outputs
 from ...sampling import regenerate
 from ...targets import get_target
-from ...training import load_hypernetwork
+from ...hypernet_io import load_hypernetwork
 from ..inputs import ReportConfig, ReportError
 from .style import COLORS
 
