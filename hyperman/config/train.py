@@ -11,7 +11,7 @@ from ..settings import pixels, setting
 from ..target_spec import TARGET_HELP
 from .choices import (DEVICES, DISTANCES, DIVERSITY_MODES, FORWARD_METHODS, FUNCTION_ESTIMATORS, FUNCTION_SCALES,
                       LAMBDA_SCHEDULES, LATENT_DISTRIBUTIONS, NORMS, OUTLIER_FAMILIES, PRECISIONS, PROBE_FAMILIES,
-                      WEIGHT_ENTROPIES, diversity_mode)
+                      WEIGHT_ENTROPIES, diversity_mode, diversity_terms)
 
 
 @dataclass
@@ -39,9 +39,11 @@ class TrainConfig:
     latent_dim: int = setting(300, "dim(z); also the entropy's d", minimum=1)
     latent_dist: str = setting("uniform", "z ~ U[-1,1]^d or N(0,I)", choices=LATENT_DISTRIBUTIONS)
     distance: str = setting("l1", "distance of the entropy estimator", choices=DISTANCES)
-    diversity: str = setting("both", "entropy terms: weights (the paper's Ĥ of gauge-fixed weights), function (Ĥ of "
-                             "the nets' outputs on shared probe inputs), both, or none (CE alone: the λ→∞ ablation); "
-                             "true/false mean weights/none", choices=DIVERSITY_MODES, arg_type=diversity_mode)
+    diversity: list[str] = setting(["weights", "function"], "the entropy terms (hyperman.diversity_terms): weights "
+                                   "(the paper's Ĥ of gauge-fixed weights), function (Ĥ of the nets' outputs on "
+                                   "shared probe inputs); or the old modes both, none (CE alone: the λ→∞ "
+                                   "ablation); true/false mean weights/none", choices=DIVERSITY_MODES,
+                                   arg_type=diversity_mode)
     function_weight: float = setting(2.0, "β of Ĥ_function = β·d·mean log ρ (d = 144 with 16 probes)",
                                      metavar="BETA", minimum=0)
     probes: int = setting(16, "probe inputs shared by the step's nets for Ĥ_function", minimum=1)
@@ -95,6 +97,10 @@ class TrainConfig:
                          minimum=0, exclusive_maximum=1)
     device: str = setting("auto", "where to train; under torchrun each process takes cuda:LOCAL_RANK (nccl) or the "
                           "CPU (gloo)", choices=DEVICES)
+
+    def __post_init__(self) -> None:
+        """`diversity` as a list of term names, however it was given (a list, an old mode, an old boolean)."""
+        self.diversity = diversity_terms(self.diversity)
 
     # Keys that may change between a run and its resumption.
     RESUMABLE_CHANGES = ("steps", "eval_every", "checkpoint_every", "eval_nets", "device")
