@@ -43,9 +43,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from . import probes as probe_registry
-from .config.choices import (DISTANCES, FUNCTION_ESTIMATORS, FUNCTION_SCALES, OUTLIER_FAMILIES, PROBE_FAMILIES,
-                             WEIGHT_ENTROPIES, diversity_label, diversity_terms)
+from . import probes as probe_registry, settings
+from .config.choices import diversity_terms
 from .device import autocast
 from .diversity_terms import TERMS, StepNets, layer_weights, listed, terms_of
 from .targets import Target, get_target
@@ -62,40 +61,16 @@ def uses_function(diversity) -> bool:
 
 
 def check_settings(config) -> None:
-    """Refuse settings the objective cannot use, naming the flag and what to give instead (ValueError)."""
-    problems = []
-    for name, value, choices in (*(("diversity", t, listed()) for t in diversity_terms(config.diversity)),
-                                 ("probe-family", config.probe_family, PROBE_FAMILIES),
-                                 ("weight-entropy", config.weight_entropy, WEIGHT_ENTROPIES),
-                                 ("function-distance", config.function_distance, DISTANCES),
-                                 ("function-estimator", config.function_estimator, FUNCTION_ESTIMATORS),
-                                 ("function-scale", config.function_scale, FUNCTION_SCALES),
-                                 *(("outlier-families", f, OUTLIER_FAMILIES) for f in config.outlier_families)):
-        if value not in choices:
-            problems.append(f"--{name} {value!r} is not one of {', '.join(choices)}")
-    for name, value, low in (("function-weight", config.function_weight, 0), ("probes", config.probes, 1),
-                             ("function-dim", config.function_dim, 0), ("entropy-queue", config.entropy_queue, 0),
-                             ("outlier-probes", config.outlier_probes, 0), ("outlier-weight", config.outlier_weight, 0),
-                             ("repulsion-warmup", config.repulsion_warmup, 0)):
-        if value < low:
-            problems.append(f"--{name} {value} is below its minimum {low}")
-    if not config.function_eps > 0:
-        problems.append(f"--function-eps {config.function_eps} must be > 0")
-    if not config.outlier_families:
-        problems.append(f"--outlier-families needs at least one of {', '.join(OUTLIER_FAMILIES)}")
-    if config.outlier_probes and not uses_function(config.diversity):
-        problems.append(f"--outlier-probes {config.outlier_probes}: outlier probes feed a function-space term, "
-                        f"which --diversity {diversity_label(config.diversity)} lacks; use --diversity function or both, or "
-                        "--outlier-probes 0")
+    """Refuse settings the objective cannot use, naming the flag and what to give instead (ValueError): the
+    config's own check (hyperman.settings: every field's bounds and choices, TrainConfig.cross_problems), then
+    what needs the registries: the terms' names, the layer weights against the target's layers."""
+    problems = settings.problems(config)
+    problems += [f"--diversity {name!r} is not one of {', '.join(listed())}"
+                 for name in diversity_terms(config.diversity) if name not in listed()]
     try:
         layer_weights(config, get_target(config.target))
     except ValueError as error:
         problems.append(str(error))
-    if not 0 < config.lambda_anneal <= 1:
-        problems.append(f"--lambda-anneal {config.lambda_anneal} is not a fraction of the run in (0, 1]")
-    if config.entropy_queue and not uses_weights(config.diversity):
-        problems.append(f"--entropy-queue {config.entropy_queue} holds weight vectors but --diversity "
-                        f"{diversity_label(config.diversity)} has no weight entropy; use --diversity weights or both, or queue 0")
     if problems:
         raise ValueError("; ".join(problems))
 

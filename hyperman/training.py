@@ -43,7 +43,6 @@ from .hypernetwork import HyperNetwork
 from .objective import (NeighbourQueue, Objective, backward_ce, check_settings, cross_entropy, draw_outliers,
                         draw_probes, objective, uses_function)
 from .run_state import LOG, RunState, TrainingError
-from . import settings
 from .train_validation import validate
 from .targets import get_target, resolve_forward
 
@@ -94,8 +93,7 @@ def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | Non
     out = Path(out)
     device_name = device_name or config.device
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    try:  # before the lock: a refused run leaves nothing behind (the bounds: TrainConfig's fields)
-        settings.check(config)
+    try:  # before the lock: a refused run leaves nothing behind (TrainConfig's check, then the registries')
         check_settings(config)
     except ValueError as error:
         raise TrainingError(str(error)) from None

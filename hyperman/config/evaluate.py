@@ -66,12 +66,17 @@ class EvalConfig:
     seed: int = setting(0, "seed of ensemble draws, path pairs, symmetries and the synthetic OOD sets", minimum=0)
     device: str = setting("auto", "where to evaluate", choices=DEVICES)
     limit_test: int | None = setting(None, "use only the first N test images of --data and --ood-data (0: all)",
-                                     param=False)
+                                     param=False, minimum=1)
     forward: str = setting("auto", "batched forward: auto = grouped on CUDA, channels_last (a per-net NHWC loop) "
                                    "on CPU", choices=FORWARD_METHODS, param=False)
     chunk: int = setting(256, "nets generated per forward pass of G", param=False, minimum=1)
     memory_mb: int | None = setting(None, "activation memory budget that sets the net/image chunk sizes "
                                           "(0: 512 on CPU, 8192 on CUDA)", param=False)
+
+    def cross_problems(self, name) -> list[str]:
+        """Rules beyond one field (hyperman.settings.check): the single net and the deep ensemble need a baseline
+        (None: not given yet, as when check-params checks the evaluate section, which holds no paths)."""
+        return [f"give at least one {name('baselines')} checkpoint"] if self.baselines == [] else []
 
 
 PATH_FIELDS = ("checkpoint", "samples", "baselines", "data", "out", "ood_data", "snapshots", "noise",
