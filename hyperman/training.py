@@ -27,7 +27,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -175,7 +174,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
                "seconds_per_step": elapsed / config.steps if config.steps else math.nan,
                "steps_this_call": steps_run, **{k: v for k, v in last.items() if k.startswith("val_")},
                "compute": compute.hypernet_cost(config, run.model, len(val_y), probes_per_step(config)).as_dict(),
-               "probes": probe_registry.used(asdict(config))}
+               "probes": probe_registry.used(config.stored())}
     if ctx is not None:
         summary["world_size"] = ctx.world_size
         if not ctx.is_main:

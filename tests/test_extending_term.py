@@ -82,3 +82,14 @@ def test_the_old_modes_map_to_lists(old, terms):
 def test_the_settings_choices_are_the_built_in_terms():
     """`diversity`'s flag and schema choices (hyperman.config.choices, torch-free) name the registry's terms."""
     assert DIVERSITY_TERMS == listed()
+
+
+def test_the_checkpoint_spells_an_old_mode_as_before():
+    """A run of before the registry stores the same config, so its checkpoint is the same bytes (DVC reruns
+    nothing); a list that is no old mode is stored as the list, and both load back as lists."""
+    assert TrainConfig().stored()["diversity"] == "both"
+    assert TrainConfig(diversity=["function"]).stored()["diversity"] == "function"
+    assert TrainConfig(diversity=["weights", "spread"]).stored()["diversity"] == ["weights", "spread"]
+    for given in ("none", ["weights", "spread"]):
+        config = TrainConfig(diversity=given)
+        assert TrainConfig(**config.stored()) == config

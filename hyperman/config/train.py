@@ -4,7 +4,7 @@ without loading torch; hyperman.training runs it."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .. import target_spec
 from ..errors import ConfigError
@@ -110,6 +110,16 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """`diversity` as a list of term names, however it was given (a list, an old mode, an old boolean)."""
         self.diversity = diversity_terms(self.diversity)
+
+    def stored(self) -> dict:
+        """The config as the checkpoint stores it: `diversity` spelled as the old mode where its terms are one
+        (both, weights, function, none), so a run of before the term registry writes the same checkpoint, byte
+        for byte (DVC sees no change); a list otherwise. Loading turns it back into the list."""
+        values = asdict(self)
+        label = diversity_label(self.diversity)
+        if label in DIVERSITY_MODES:
+            values["diversity"] = label
+        return values
 
     def cross_problems(self, name) -> list[str]:
         """Rules between settings (hyperman.settings.check): the outlier probes feed a function-space term, the
