@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hyperman import metrics, stats  # noqa: E402
-from hyperman.baseline import BaselineConfig, load_target_net, train_baseline  # noqa: E402
+from hyperman.baseline import load_target_net, train_baseline  # noqa: E402
+from hyperman.config import BaselineConfig  # noqa: E402
 from hyperman.data import load_dataset  # noqa: E402
 from hyperman.device import resolve_device  # noqa: E402
 from hyperman.errors import EXIT_CODE, HypermanError  # noqa: E402

@@ -47,7 +47,7 @@ from hyperman.device import synchronize  # noqa: E402
 from hyperman.entropy import kl_entropy  # noqa: E402
 from hyperman.forward import Forward  # noqa: E402
 from hyperman.hypernetwork import HyperNetwork  # noqa: E402
-from hyperman.objective import cross_entropy, diversity_mode, draw_probes, objective, uses_function  # noqa: E402
+from hyperman.objective import cross_entropy, draw_probes, objective, uses_function  # noqa: E402
 from hyperman.sampling import generate, timed_generation  # noqa: E402
 from hyperman.symmetry import gauge_fix  # noqa: E402
 from hyperman.targets import Target, get_target  # noqa: E402
@@ -74,9 +74,7 @@ def _train_config() -> TrainConfig:
     """TRAIN as the TrainConfig the objective reads (params.yaml says `lambda`, the code `lam`)."""
     names = TrainConfig.__dataclass_fields__
     values = {("lam" if key == "lambda" else key): value for key, value in TRAIN.items()}
-    config = TrainConfig(**{key: value for key, value in values.items() if key in names})
-    config.diversity = diversity_mode(config.diversity)
-    return config
+    return TrainConfig(**{key: value for key, value in values.items() if key in names})  # diversity: a list
 
 
 def timeit(fn, device: torch.device, min_time: float, warmup: int = 2, max_reps: int = 1000) -> float:

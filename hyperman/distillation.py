@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint, compute, metrics, out_folder, outputs
-from .config import STUDENT_INITS, TEACHERS, DistillConfig
+from . import settings
+from .config import DistillConfig
 from .data import Dataset, load_dataset
 from .device import resolve_device, to_device
 from .errors import HypermanError
@@ -54,23 +55,9 @@ class DistillError(HypermanError):
 
 
 def check_config(config: DistillConfig) -> None:
-    """Refuse a config that cannot distil, before anything is read or written."""
-    problems = []
-    if config.teacher not in TEACHERS:
-        problems.append(f"teacher must be one of {', '.join(TEACHERS)}, got {config.teacher!r}")
-    for name in ("teacher_nets", "epochs", "batch_size"):
-        if getattr(config, name) < 1:
-            problems.append(f"{name} must be at least 1, got {getattr(config, name)}")
-    if not config.lr > 0:
-        problems.append(f"lr must be positive, got {config.lr}")
-    if not config.temperature > 0:
-        problems.append(f"temperature must be positive, got {config.temperature}")
-    if not 0.0 <= config.hard_label_weight <= 1.0:
-        problems.append(f"hard_label_weight must lie in [0, 1], got {config.hard_label_weight}")
-    if config.student_init not in STUDENT_INITS:
-        problems.append(f"student_init must be one of {', '.join(STUDENT_INITS)}, got {config.student_init!r}")
-    if config.limit_train is not None and config.limit_train < 1:
-        problems.append(f"limit_train must be at least 1, got {config.limit_train}")
+    """Refuse a config that cannot distil, before anything is read or written: the bounds and choices declared
+    on DistillConfig's fields (hyperman.settings.check), naming the flag."""
+    problems = settings.problems(config)
     if problems:
         raise DistillError("; ".join(problems))
 

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from . import checkpoint, compute, metrics, out_folder
+from . import settings
 from .config import NoiseConfig
 from .baseline import load_target_net
 from .data import load_dataset
 from .device import resolve_device
-from .errors import ConfigError
 from .forward import Forward
 from .files import check_out_folder, replace_dir_atomically, sha256_file, write_json_atomic, write_text_atomic
 from .targets import Target
@@ -39,16 +38,9 @@ SUMMARY = "noise_summary.json"
 
 
 def check_config(config: NoiseConfig) -> None:
-    """Refuse what cannot be scored, before anything is read or written; the message names the flag."""
-    problems = []
-    if config.members < 1:
-        problems.append(f"--members must be at least 1, got {config.members}")
-    if not config.alphas or any(not math.isfinite(a) or a < 0 for a in config.alphas):
-        problems.append(f"--alphas must be one or more finite numbers >= 0, got {config.alphas}")
-    if config.limit_val is not None and config.limit_val < 1:
-        problems.append(f"--limit-val must be at least 1 (or 0 for all), got {config.limit_val}")
-    if problems:
-        raise ConfigError("; ".join(problems))
+    """Refuse what cannot be scored, before anything is read or written: the bounds declared on NoiseConfig's
+    fields (hyperman.settings.check), naming the flag."""
+    settings.check(config)
 
 
 def layer_rms(target: Target, theta: torch.Tensor) -> torch.Tensor:

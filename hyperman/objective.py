@@ -29,105 +29,50 @@
 - `layer_weights` weighs the per-layer weight entropies (flat, rising toward
   the output, or one number per layer).
 
-`train.diversity` picks the terms: weights (the paper's), function, both,
-or none (CE alone: the λ → ∞ ablation). Every caller — the single process,
+`train.diversity` lists the terms (hyperman.diversity_terms, a registry: one
+class per term): weights (the paper's), function; the old modes both and
+none (CE alone: the λ → ∞ ablation) stay accepted. Every caller — the single process,
 the torchrun path (whose CE arrives gathered, as a number) and the
 benchmarks — builds its loss with `objective`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from . import probes as probe_registry
-from .config.choices import (DISTANCES, DIVERSITY_MODES, FUNCTION_ESTIMATORS, FUNCTION_SCALES, LAYER_PROFILES,
-                             OUTLIER_FAMILIES, PROBE_FAMILIES, WEIGHT_ENTROPIES, diversity_mode)
+from . import probes as probe_registry, settings
+from .config.choices import diversity_terms
 from .device import autocast
-from .entropy import kernel_entropy, kl_entropy
-from .symmetry import gauge_fix
+from .diversity_terms import TERMS, StepNets, layer_weights, listed, terms_of
 from .targets import Target, get_target
 
 
+def uses_weights(diversity) -> bool:
+    """Whether `diversity` (a list of terms, or an old mode) has the weight entropy."""
+    return "weights" in diversity_terms(diversity)
 
-def uses_weights(mode: str) -> bool:
-    return mode in ("weights", "both")
 
-
-def uses_function(mode: str) -> bool:
-    return mode in ("function", "both")
+def uses_function(diversity) -> bool:
+    """Whether `diversity` has the function-space entropy (and so the step draws probes)."""
+    return any(TERMS[name].needs_probes for name in diversity_terms(diversity) if name in TERMS)
 
 
 def check_settings(config) -> None:
-    """Refuse settings the objective cannot use, naming the flag and what to give instead (ValueError)."""
-    problems = []
-    for name, value, choices in (("diversity", config.diversity, DIVERSITY_MODES),
-                                 ("probe-family", config.probe_family, PROBE_FAMILIES),
-                                 ("weight-entropy", config.weight_entropy, WEIGHT_ENTROPIES),
-                                 ("function-distance", config.function_distance, DISTANCES),
-                                 ("function-estimator", config.function_estimator, FUNCTION_ESTIMATORS),
-                                 ("function-scale", config.function_scale, FUNCTION_SCALES),
-                                 *(("outlier-families", f, OUTLIER_FAMILIES) for f in config.outlier_families)):
-        if value not in choices:
-            problems.append(f"--{name} {value!r} is not one of {', '.join(choices)}")
-    for name, value, low in (("function-weight", config.function_weight, 0), ("probes", config.probes, 1),
-                             ("function-dim", config.function_dim, 0), ("entropy-queue", config.entropy_queue, 0),
-                             ("outlier-probes", config.outlier_probes, 0), ("outlier-weight", config.outlier_weight, 0),
-                             ("repulsion-warmup", config.repulsion_warmup, 0)):
-        if value < low:
-            problems.append(f"--{name} {value} is below its minimum {low}")
-    if not config.function_eps > 0:
-        problems.append(f"--function-eps {config.function_eps} must be > 0")
-    if not config.outlier_families:
-        problems.append(f"--outlier-families needs at least one of {', '.join(OUTLIER_FAMILIES)}")
-    if config.outlier_probes and not uses_function(config.diversity):
-        problems.append(f"--outlier-probes {config.outlier_probes}: outlier probes feed a function-space term, "
-                        f"which --diversity {config.diversity} lacks; use --diversity function or both, or "
-                        "--outlier-probes 0")
+    """Refuse settings the objective cannot use, naming the flag and what to give instead (ValueError): the
+    config's own check (hyperman.settings: every field's bounds and choices, TrainConfig.cross_problems), then
+    what needs the registries: the terms' names, the layer weights against the target's layers."""
+    problems = settings.problems(config)
+    problems += [f"--diversity {name!r} is not one of {', '.join(listed())}"
+                 for name in diversity_terms(config.diversity) if name not in listed()]
     try:
         layer_weights(config, get_target(config.target))
     except ValueError as error:
         problems.append(str(error))
-    if not 0 < config.lambda_anneal <= 1:
-        problems.append(f"--lambda-anneal {config.lambda_anneal} is not a fraction of the run in (0, 1]")
-    if config.entropy_queue and not uses_weights(config.diversity):
-        problems.append(f"--entropy-queue {config.entropy_queue} holds weight vectors but --diversity "
-                        f"{config.diversity} has no weight entropy; use --diversity weights or both, or queue 0")
     if problems:
         raise ValueError("; ".join(problems))
-
-
-def function_dim(config, target: Target, probes: int | None = None) -> int:
-    """The estimator dimension of Ĥ_function on `probes` probes (default: the data-like ones): the setting, or
-    (0) min(dim z, P·(classes − 1))."""
-    count = config.probes if probes is None else probes
-    return config.function_dim or min(config.latent_dim, count * (target.num_classes - 1))
-
-
-def layer_weights(config, target: Target) -> list[float] | None:
-    """The per-layer weights of Ĥ_weights (`layer_weights`): None for flat (every layer 1, today's sum), rising
-    2l/(L + 1) for layer l = 1..L (mean 1: the same total as flat, shifted toward the output), or one
-    non-negative number per layer. ValueError, naming the flag, for anything else."""
-    text = str(config.layer_weights).strip().lower()
-    count = len(target.layers)
-    if text == "flat":
-        return None
-    if config.weight_entropy != "per_layer":
-        raise ValueError(f"--layer-weights {config.layer_weights} weighs the per-layer entropies; add "
-                         "--weight-entropy per_layer or keep --layer-weights flat")
-    if text == "rising":  # (LAYER_PROFILES)
-        return [2 * (k + 1) / (count + 1) for k in range(count)]
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != count or not all(v >= 0 and v < float("inf") for v in values):
-        raise ValueError(f"--layer-weights {config.layer_weights!r} is not {' or '.join(LAYER_PROFILES)} or {count} "
-                         f"comma-separated numbers >= 0 (one per layer of {target.name}: "
-                         f"{', '.join(f'{layer.kind} {layer.units}' for layer in target.layers)})")
-    return values
 
 
 def draw_probes(config, train_x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -167,38 +112,6 @@ class NeighbourQueue:
         self.rows = None if rows is None else rows.to(device)
 
 
-def weight_entropy(config, target: Target, fixed: torch.Tensor, reference: torch.Tensor | None) -> torch.Tensor:
-    """Ĥ_weights of gauge-fixed nets (B, D): one joint estimate (d = dim z) or the sum of per-layer ones,
-    each times its `layer_weights` weight (flat: no factor, today's sum)."""
-    if config.weight_entropy == "joint":
-        return kl_entropy(fixed, config.latent_dim, config.distance, reference=reference)
-    weights = layer_weights(config, target)
-    total = fixed.new_zeros(())
-    for k, (a, b) in enumerate(target.offsets()):
-        term = kl_entropy(fixed[:, a:b], min(config.latent_dim, b - a), config.distance,
-                          reference=None if reference is None else reference[:, a:b])
-        total = total + (term if weights is None else weights[k] * term)
-    return total
-
-
-def function_entropy(config, target: Target, theta: torch.Tensor, probes: torch.Tensor,
-                     method: str) -> torch.Tensor:
-    """Ĥ_function: the entropy of the nets' outputs on the shared probes, each net one point, scaled so that
-    β times it is the term's weight (`function_scale`).
-
-    kl: Kozachenko–Leonenko on the softmax outputs, d·mean log(ρ + ε) + constants, with d the estimator
-    dimension (dimension) or 1 (unit). kernel: the RBF kernel-density estimate on the logits centred per
-    probe (softmax ignores a shift of a probe's logits, so the kernel does too), times d or 1."""
-    with autocast(config.precision, theta.device):
-        logits = target.forward(theta, probes, method)
-    d = function_dim(config, target, probes.shape[0]) if config.function_scale == "dimension" else 1
-    if config.function_estimator == "kernel":
-        centred = logits.float() - logits.float().mean(-1, keepdim=True)
-        return d * kernel_entropy(centred.reshape(theta.shape[0], -1))
-    outputs = logits.float().softmax(-1).reshape(theta.shape[0], -1)
-    return kl_entropy(outputs, d, config.function_distance, eps=config.function_eps)
-
-
 def cross_entropy(config, target: Target, theta: torch.Tensor, images: torch.Tensor, labels: torch.Tensor,
                   method: str, reduction: str = "mean") -> torch.Tensor:
     """The CE of nets θ (B, D) on their own mini-batches (B, N, C, H, W), in fp32 whatever the forward's precision."""
@@ -209,7 +122,7 @@ def cross_entropy(config, target: Target, theta: torch.Tensor, images: torch.Ten
 
 def ce_weight(config, lam: float) -> float:
     """The factor of the CE in the loss: λ, or 1 without a diversity term (then the loss is the CE)."""
-    return 1.0 if config.diversity == "none" else lam
+    return lam if diversity_terms(config.diversity) else 1.0
 
 
 def backward_ce(config, ce_sum: torch.Tensor, lam: float, count: int) -> None:
@@ -231,13 +144,16 @@ class Objective:
     fixed: torch.Tensor | None
     entropy_outlier: torch.Tensor | None = None  # Ĥ_function on the outlier probes, when they are on
     repulsion: float | None = None  # the warm-up's factor of the function-space terms, when a warm-up is on
+    others: dict[str, torch.Tensor] = field(default_factory=dict)  # every other term's value, by its log key
 
     def record(self) -> dict:
         """The logged parts (train_log.jsonl keys): `entropy` is Ĥ_weights, as before function diversity;
-        `entropy_outlier` and `repulsion` only when those levers are on (default logs are unchanged)."""
+        `entropy_outlier`, `repulsion` and another term's `entropy_<name>` only when those are on (default logs
+        are unchanged)."""
         extra = {} if self.entropy_outlier is None else {"entropy_outlier": self.entropy_outlier.item()}
         if self.repulsion is not None:
             extra["repulsion"] = self.repulsion
+        extra.update({key: value.item() for key, value in self.others.items()})
         return {"loss": self.loss.item(), "ce": self.ce.item(), "entropy": self.entropy_weights.item(),
                 "entropy_function": self.entropy_function.item(), "lambda": self.lam, **extra}
 
@@ -246,31 +162,22 @@ def objective(config, target: Target, theta: torch.Tensor, ce: torch.Tensor, lam
               probes: torch.Tensor | None = None, method: str = "loop",
               queue: NeighbourQueue | None = None, outliers: torch.Tensor | None = None,
               repulsion: float = 1.0) -> Objective:
-    """loss = λ·CE − Ĥ_weights − r·β·Ĥ_function − r·β_out·Ĥ_outlier for the step's nets θ (B, D) (all of them,
-    on every rank); r is the warm-up's factor (1 without one), Ĥ_outlier the function entropy on the outlier
-    probes (when given).
+    """loss = λ·CE − Σ_t w_t·Ĥ_t over the run's diversity terms (hyperman.diversity_terms; by default
+    λ·CE − Ĥ_weights − r·β·Ĥ_function, and − r·β_out·Ĥ_outlier when outlier probes are given) for the step's nets
+    θ (B, D) (all of them, on every rank); r is the warm-up's factor (1 without one).
 
     `ce` may carry a gradient (one process) or be a gathered number (torchrun,
     whose CE gradient is taken per shard); either way the entropy terms here
-    are differentiable w.r.t. θ. `probes` are needed when the mode uses the
-    function entropy."""
-    zero = theta.new_zeros((), dtype=torch.float32)
-    fixed, h_weights, h_function = None, zero, zero
-    if uses_weights(config.diversity):
-        fixed = gauge_fix(target, theta)
-        h_weights = weight_entropy(config, target, fixed, None if queue is None else queue.reference())
-    if uses_function(config.diversity):
-        if probes is None:
-            raise ValueError(f"--diversity {config.diversity} needs probe inputs; draw them with draw_probes")
-        h_function = function_entropy(config, target, theta, probes, method)
+    are differentiable w.r.t. θ. `probes` are needed when a term uses them."""
+    step = StepNets(config, target, theta, method, probes, outliers, queue, repulsion)
+    terms = terms_of(config, outliers is not None)
+    values = [term.entropy(step) for term in terms]  # in the terms' order (the weight term gauge-fixes first)
     loss = ce_weight(config, lam) * ce
-    if uses_weights(config.diversity):
-        loss = loss - h_weights
-    if uses_function(config.diversity):
-        loss = loss - config.function_weight * repulsion * h_function
-    h_outlier = None
-    if outliers is not None:
-        h_outlier = function_entropy(config, target, theta, outliers, method)
-        loss = loss - config.outlier_weight * repulsion * h_outlier
-    return Objective(loss, ce, lam, h_weights, h_function, fixed, h_outlier,
-                     repulsion if config.repulsion_warmup else None)
+    for term, value in zip(terms, values):
+        loss = loss - term.weight(step) * value
+    by_key = {term.key(): value for term, value in zip(terms, values)}
+    zero = theta.new_zeros((), dtype=torch.float32)
+    builtin = ("entropy", "entropy_function", "entropy_outlier")
+    return Objective(loss, ce, lam, by_key.get("entropy", zero), by_key.get("entropy_function", zero), step.fixed,
+                     by_key.get("entropy_outlier"), repulsion if config.repulsion_warmup else None,
+                     {key: value for key, value in by_key.items() if key not in builtin})

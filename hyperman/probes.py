@@ -218,8 +218,7 @@ def draw_mixed(families: list[str], train_x: torch.Tensor, count: int, generator
 def used(config: dict) -> dict:
     """What a run's function-space term was trained on, from its stored config (older ones have no outlier
     keys): the training summary and the report show it."""
-    diversity = config.get("diversity", True)
-    function_term = diversity in ("function", "both")
+    function_term = "function" in choices.diversity_terms(config.get("diversity", True))
     outliers = int(config.get("outlier_probes", 0)) if function_term else 0
     data = function_term and float(config.get("function_weight", 0.0)) > 0
     families = ([config.get("probe_family", "mixup")] if data else []) + (

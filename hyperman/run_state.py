@@ -134,6 +134,6 @@ class RunState:
         if self.queue.state() is not None:
             extra["entropy_queue"] = self.queue.state()
         return {"kind": "hypernetwork", "model": self.served.state_dict(), **extra,
-                "optimizer": self.optimizer.state_dict(), "step": step, "config": asdict(config),
+                "optimizer": self.optimizer.state_dict(), "step": step, "config": config.stored(),
                 "generator": self.generator.get_state(), "eval_generator": self.eval_generator.get_state(),
                 "torch_rng": torch.get_rng_state(), "elapsed_s": elapsed, "finished": step >= config.steps}

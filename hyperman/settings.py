@@ -8,9 +8,10 @@ different defaults. Now the dataclass field is the only description:
 - `from_args` builds the config from the parsed flags,
 - `to_argv` turns a params.yaml section into the same flags for the workflow,
 - `check` refuses a value outside the field's bounds (`minimum`, `maximum`,
-  `exclusive_minimum`, `exclusive_maximum`), a non-finite number, a fraction
-  for a count, and the config's own cross-field rules (`cross_problems`),
-  naming the flag (CLI) or the params key (`hyperman check-params`),
+  `exclusive_minimum`, `exclusive_maximum`) or its choices, a non-finite
+  number, a fraction for a count, and the config's own cross-field rules
+  (`cross_problems`), naming the flag (CLI) or the params key (`hyperman
+  check-params`): the one way every stage's config is validated,
 - tests/test_settings.py checks params.yaml's values, the schema's keys,
   enums and bounds against it.
 
@@ -173,14 +174,23 @@ def value_problem(cls: type, field: dataclasses.Field, value: Any, name: str) ->
     element, is_list, optional = _kind(cls, field)
     if field.metadata.get("check") is not None:
         return field.metadata["check"](value, name)
+    items = value if is_list and isinstance(value, (list, tuple)) else [value]
+    choices = field.metadata.get("choices")
+    if choices is not None:
+        if is_list and not items:
+            return f"{name} needs at least one of {', '.join(map(str, choices))}"
+        bad = [item for item in items if item not in choices]
+        return f"{name} must be one of {', '.join(map(str, choices))}, got {bad[0]!r}" if bad else None
     if element not in (int, float):
         return None
-    items = value if is_list and isinstance(value, (list, tuple)) else [value]
     if is_list and not items:
         return f"{name} needs at least one value ({allowed(cls, field)})"
     for item in items:
         if item is None and (optional or field.metadata.get("arg_type") is optional_count):
             continue
+        if optional and element is int and item == 0:  # "0 = all" is how a flag or params.yaml says None
+            return f"{name} must be None (all) or a count >= 1 in a config, got 0 (0 means all only on the " \
+                   "command line and in params.yaml)"
         if isinstance(item, bool) or not isinstance(item, (int, float)):
             return f"{name} must be {allowed(cls, field)}, got {item!r}"
         if element is int and not isinstance(item, int):

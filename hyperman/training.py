@@ -27,7 +27,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -43,7 +42,6 @@ from .hypernetwork import HyperNetwork
 from .objective import (NeighbourQueue, Objective, backward_ce, check_settings, cross_entropy, draw_outliers,
                         draw_probes, objective, uses_function)
 from .run_state import LOG, RunState, TrainingError
-from . import settings
 from .train_validation import validate
 from .targets import get_target, resolve_forward
 
@@ -94,8 +92,7 @@ def train(config: TrainConfig, data_dir: Path, out: Path, device_name: str | Non
     out = Path(out)
     device_name = device_name or config.device
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    try:  # before the lock: a refused run leaves nothing behind (the bounds: TrainConfig's fields)
-        settings.check(config)
+    try:  # before the lock: a refused run leaves nothing behind (TrainConfig's check, then the registries')
         check_settings(config)
     except ValueError as error:
         raise TrainingError(str(error)) from None
@@ -177,7 +174,7 @@ def _train_locked(config: TrainConfig, data_dir: Path, out: Path, device: torch.
                "seconds_per_step": elapsed / config.steps if config.steps else math.nan,
                "steps_this_call": steps_run, **{k: v for k, v in last.items() if k.startswith("val_")},
                "compute": compute.hypernet_cost(config, run.model, len(val_y), probes_per_step(config)).as_dict(),
-               "probes": probe_registry.used(asdict(config))}
+               "probes": probe_registry.used(config.stored())}
     if ctx is not None:
         summary["world_size"] = ctx.world_size
         if not ctx.is_main:

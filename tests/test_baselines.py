@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from hyperman import baseline, checkpoint, cli
-from hyperman.baseline import BaselineConfig, ensemble_at, load_epochs, load_snapshots, load_target_net, train_baseline
+from hyperman.config import BaselineConfig
+from hyperman.baseline import ensemble_at, load_epochs, load_snapshots, load_target_net, train_baseline
 from hyperman.data import load_dataset
 from hyperman.evaluation import Forward
 from hyperman.noise_ensemble import NoiseConfig, layer_rms, load_noise_ensemble, perturb, score_alphas

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hyperman import config, data, probes
+from hyperman.errors import HypermanError
 from hyperman.params import ParamsError, check_sections
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def test_every_params_section_has_its_config():
 
 
 @pytest.mark.parametrize("key, value, words", [("val_size", 0, "data.val_size"),
-                                                ("split_seed", -1, "data.split_seed"),
+                                                ("split_seed", -1, "data.split_seed"), ("dataset", "svhn", "data.dataset"),
                                                 ("limit_train", -1, "data.limit_train")])
 def test_the_data_section_is_checked_by_its_config(key, value, words):
     params = {"data": {"dataset": "mnist", "ood_dataset": "fashion-mnist", key: value}}
@@ -55,3 +56,42 @@ def test_the_data_section_is_checked_by_its_config(key, value, words):
 @pytest.mark.parametrize("value, mode", [("both", "both"), (True, "weights"), ("false", "none")])
 def test_diversity_mode_maps_the_old_booleans(value, mode):
     assert config.diversity_mode(value) == mode
+
+
+def _refusals():
+    """(the stage's own check, a config with one bad value, the flag its message must name)."""
+    from hyperman import baseline, distillation, noise_ensemble, objective
+    from hyperman.evaluation import config as evaluation
+
+    paths = dict(checkpoint=Path("c"), samples=Path("s"), baselines=[Path("b")], data=Path("d"), out=Path("o"))
+    return [(objective.check_settings, config.TrainConfig(probe_family="gauss"), "--probe-family"),
+            (objective.check_settings, config.TrainConfig(function_eps=0.0), "--function-eps"),
+            (baseline.check_config, config.BaselineConfig(lr=2.0), "--lr"),
+            (distillation.check_config, config.DistillConfig(temperature=float("nan")), "--temperature"),
+            (distillation.check_config, config.DistillConfig(teacher="stale"), "--teacher"),
+            (noise_ensemble.check_config, config.NoiseConfig(alphas=[]), "--alphas"),
+            (noise_ensemble.check_config, config.NoiseConfig(limit_val=0), "--limit-val"),
+            (evaluation.check_config, config.EvalConfig(**paths, path_points=1), "--path-points"),
+            (evaluation.check_config, config.EvalConfig(**{**paths, "baselines": []}), "--baselines")]
+
+
+@pytest.mark.parametrize("index", range(9))
+def test_every_stage_check_is_the_settings_check(index):
+    """One validation style: each stage's check refuses a value with hyperman.settings' message (the bounds and
+    choices declared on the field, or the config's cross_problems), whatever error class the stage raises."""
+    from hyperman import settings
+
+    check, bad, flag = _refusals()[index]
+    expected = settings.problems(bad)
+    assert expected and flag in expected[0]
+    with pytest.raises((ValueError, HypermanError)) as refused:
+        check(bad)
+    assert expected[0] in str(refused.value)
+
+
+def test_a_good_config_passes_every_check():
+    from hyperman import settings
+
+    for cls in (config.TrainConfig, config.BaselineConfig, config.SampleConfig, config.NoiseConfig,
+                config.DistillConfig, config.DataConfig):
+        assert settings.problems(cls()) == [], cls.__name__

@@ -9,8 +9,9 @@ import torch
 
 from hyperman import checkpoint, metrics
 from hyperman.entropy import kl_entropy
-from hyperman.objective import (NeighbourQueue, check_settings, cross_entropy, diversity_mode, draw_probes,
-                                function_entropy, objective, weight_entropy)
+from hyperman.config.choices import diversity_mode
+from hyperman.diversity_terms import function_entropy, weight_entropy
+from hyperman.objective import NeighbourQueue, check_settings, cross_entropy, draw_probes, objective
 from hyperman.symmetry import gauge_fix, random_symmetry
 from hyperman.targets import get_target
 from hyperman.config import TrainConfig
@@ -44,7 +45,7 @@ def test_a_checkpoint_with_the_old_boolean_loads_and_resumes(tmp_path):
     payload = checkpoint.load(tmp_path / "hypernet.pt", kind="hypernetwork")
     payload["config"]["diversity"] = True  # as written before `diversity` had modes
     checkpoint.save(tmp_path / "hypernet.pt", payload)
-    assert load_hypernetwork(tmp_path / "hypernet.pt")[1].diversity == "weights"
+    assert load_hypernetwork(tmp_path / "hypernet.pt")[1].diversity == ["weights"]
     train(TrainConfig(steps=3, diversity="weights", **TINY), MNIST, tmp_path, "cpu", resume=True, log=quiet)  # same config: no refusal
 
 

@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """One epoch of the ordinary baseline training (hyperman.baseline), nothing else."""
-    from hyperman.baseline import BaselineConfig, train_baseline
+    from hyperman.baseline import train_baseline
+    from hyperman.config import BaselineConfig
 
     config = BaselineConfig(epochs=1, batch_size=32, seed=args.seed, limit_train=args.limit_train, augment_shift=0)
     train_baseline(config, args.data, args.out, "cpu", log=lambda message: None)

@@ -12,7 +12,8 @@ from hyperman import cli, settings, target_spec
 from hyperman.params import SCHEMA_PATH, target_problems
 from hyperman.target_spec import Conv, Dense, TargetSpec
 from hyperman.targets import get_target
-from hyperman.training import TrainConfig, load_hypernetwork
+from hyperman.config import TrainConfig
+from hyperman.hypernet_io import load_hypernetwork
 
 from conftest import MNIST
 

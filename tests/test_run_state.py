@@ -9,7 +9,8 @@ import torch
 
 from hyperman import checkpoint, run_state
 from hyperman.run_state import RunState, TrainingError
-from hyperman.training import TrainConfig, build_model
+from hyperman.config import TrainConfig
+from hyperman.hypernet_io import build_model
 
 
 def _start(config: TrainConfig, out, resume: bool = False, messages: list | None = None) -> RunState:

@@ -5,8 +5,9 @@ import json
 import pytest
 import torch
 
-from hyperman import checkpoint, cli, objective
-from hyperman.baseline import BaselineConfig, load_target_net, train_baseline
+from hyperman import checkpoint, cli, diversity_terms
+from hyperman.baseline import load_target_net, train_baseline
+from hyperman.config import BaselineConfig
 from hyperman.device import autocast_dtype
 from hyperman.config import TrainConfig
 from hyperman.training import TrainingError, train
@@ -53,7 +54,7 @@ def test_checkpoint_loads_without_running_code_and_holds_everything(tmp_path):
 
 
 def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
-    real = objective.kl_entropy
+    real = diversity_terms.kl_entropy
     calls = {"n": 0}
 
     def poisoned(*args, **kwargs):
@@ -61,7 +62,7 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
         value = real(*args, **kwargs)
         return value * float("nan") if calls["n"] == 4 else value  # the 4th training step
 
-    monkeypatch.setattr(objective, "kl_entropy", poisoned)
+    monkeypatch.setattr(diversity_terms, "kl_entropy", poisoned)
     code = cli.main(["train", "--data", str(MNIST), "--out", str(tmp_path), "--steps", "6", "--nets-per-step", "4",
                      "--images-per-net", "8", "--eval-every", "100", "--checkpoint-every", "2", "--latent-dim", "8",
                      "--limit-train", "300", "--diversity", "weights", "--device", "cpu"])

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from hyperman.config.choices import diversity_label, diversity_terms
+
 
 def _beta_diversity(train: dict, beta: float) -> str:
     """The diversity mode of a sweep run with function-space weight β: the main run's weight-space term stays as
     it is, and the function-space term is on exactly when β > 0 (β = 0 is the paper's weights-only objective)."""
-    weights = train.get("diversity", "both") in ("weights", "both", True)
+    weights = "weights" in diversity_terms(train.get("diversity", "both"))
     if beta > 0:
         return "both" if weights else "function"
     return "weights" if weights else "none"
@@ -77,7 +79,7 @@ def _effective(train: dict) -> dict:
     """A train section as the objective sees it: old boolean `diversity` spelled out, and β dropped where no
     function-space term uses it."""
     out = dict(train)
-    out["diversity"] = {True: "weights", False: "none"}.get(out.get("diversity", "both"), out.get("diversity", "both"))
+    out["diversity"] = diversity_label(out.get("diversity", "both"))  # a list of terms, a mode or a boolean
     if out["diversity"] in ("weights", "none"):
         out.pop("function_weight", None)
     return out

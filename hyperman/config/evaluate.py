@@ -66,7 +66,7 @@ class EvalConfig:
     seed: int = setting(0, "seed of ensemble draws, path pairs, symmetries and the synthetic OOD sets", minimum=0)
     device: str = setting("auto", "where to evaluate", choices=DEVICES)
     limit_test: int | None = setting(None, "use only the first N test images of --data and --ood-data (0: all)",
-                                     param=False)
+                                     param=False, minimum=1)
     forward: str = setting("auto", "batched forward: auto = grouped on CUDA, channels_last (a per-net NHWC loop) "
                                    "on CPU", choices=FORWARD_METHODS, param=False)
     chunk: int = setting(256, "nets generated per forward pass of G", param=False, minimum=1)
@@ -75,6 +75,11 @@ class EvalConfig:
     # the output file of every plug-in baseline (hyperman.baselines) given by its own --<evaluate_flag>, by name;
     # not a setting: its flags come from the registry (stages/evaluate.py), the built-ins' are the fields above
     plugins: dict[str, Path] = field(default_factory=dict)
+
+    def cross_problems(self, name) -> list[str]:
+        """Rules beyond one field (hyperman.settings.check): the single net and the deep ensemble need a baseline
+        (None: not given yet, as when check-params checks the evaluate section, which holds no paths)."""
+        return [f"give at least one {name('baselines')} checkpoint"] if self.baselines == [] else []
 
 
 PATH_FIELDS = ("checkpoint", "samples", "baselines", "data", "out", "ood_data", "snapshots", "noise",

@@ -3,7 +3,8 @@ without loading torch; hyperman.training runs it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import asdict, dataclass
 
 from .. import target_spec
 from ..errors import ConfigError
@@ -11,7 +12,15 @@ from ..settings import pixels, setting
 from ..target_spec import TARGET_HELP
 from .choices import (DEVICES, DISTANCES, DIVERSITY_MODES, FORWARD_METHODS, FUNCTION_ESTIMATORS, FUNCTION_SCALES,
                       LAMBDA_SCHEDULES, LATENT_DISTRIBUTIONS, NORMS, OUTLIER_FAMILIES, PRECISIONS, PROBE_FAMILIES,
-                      WEIGHT_ENTROPIES, diversity_mode)
+                      WEIGHT_ENTROPIES, diversity_label, diversity_mode, diversity_terms)
+
+
+def term_names_problem(value, name: str) -> str | None:
+    """`diversity` holds names of terms: the flag and the schema take the built-in ones (DIVERSITY_MODES), a
+    config also one registered in code; training checks the names against the registry
+    (hyperman.objective.check_settings), which this torch-free module cannot see."""
+    bad = [item for item in diversity_terms(value) if not re.fullmatch(r"[a-z][a-z0-9_]*", item)]
+    return f"{name} must list diversity terms by name (e.g. weights function), got {bad[0]!r}" if bad else None
 
 
 @dataclass
@@ -41,9 +50,11 @@ class TrainConfig:
     latent_components: int = setting(1, "K > 1: a mixture latent, K separated copies of --latent-dist (one per "
                                      "latent axis), so that one G can reach several basins (1: off)", minimum=1)
     distance: str = setting("l1", "distance of the entropy estimator", choices=DISTANCES)
-    diversity: str = setting("both", "entropy terms: weights (the paper's Ĥ of gauge-fixed weights), function (Ĥ of "
-                             "the nets' outputs on shared probe inputs), both, or none (CE alone: the λ→∞ ablation); "
-                             "true/false mean weights/none", choices=DIVERSITY_MODES, arg_type=diversity_mode)
+    diversity: list[str] = setting(["weights", "function"], "the entropy terms (hyperman.diversity_terms): weights "
+                                   "(the paper's Ĥ of gauge-fixed weights), function (Ĥ of the nets' outputs on "
+                                   "shared probe inputs); or the old modes both, none (CE alone: the λ→∞ "
+                                   "ablation); true/false mean weights/none", choices=DIVERSITY_MODES,
+                                   arg_type=diversity_mode, check=term_names_problem)
     function_weight: float = setting(2.0, "β of Ĥ_function = β·d·mean log ρ (d = 144 with 16 probes)",
                                      metavar="BETA", minimum=0)
     probes: int = setting(16, "probe inputs shared by the step's nets for Ĥ_function", minimum=1)
@@ -97,6 +108,34 @@ class TrainConfig:
                          minimum=0, exclusive_maximum=1)
     device: str = setting("auto", "where to train; under torchrun each process takes cuda:LOCAL_RANK (nccl) or the "
                           "CPU (gloo)", choices=DEVICES)
+
+    def __post_init__(self) -> None:
+        """`diversity` as a list of term names, however it was given (a list, an old mode, an old boolean)."""
+        self.diversity = diversity_terms(self.diversity)
+
+    def stored(self) -> dict:
+        """The config as the checkpoint stores it: `diversity` spelled as the old mode where its terms are one
+        (both, weights, function, none), so a run of before the term registry writes the same checkpoint, byte
+        for byte (DVC sees no change); a list otherwise. Loading turns it back into the list."""
+        values = asdict(self)
+        label = diversity_label(self.diversity)
+        if label in DIVERSITY_MODES:
+            values["diversity"] = label
+        return values
+
+    def cross_problems(self, name) -> list[str]:
+        """Rules between settings (hyperman.settings.check): the outlier probes feed a function-space term, the
+        neighbour queue holds weight vectors for the weight entropy."""
+        terms, found = diversity_terms(self.diversity), []
+        if self.outlier_probes and "function" not in terms:
+            found.append(f"{name('outlier_probes')} {self.outlier_probes}: outlier probes feed a function-space "
+                         f"term, which {name('diversity')} {diversity_label(self.diversity)} lacks; use "
+                         f"{name('diversity')} function or both, or {name('outlier_probes')} 0")
+        if self.entropy_queue and "weights" not in terms:
+            found.append(f"{name('entropy_queue')} {self.entropy_queue} holds weight vectors but "
+                         f"{name('diversity')} {diversity_label(self.diversity)} has no weight entropy; use "
+                         f"{name('diversity')} weights or both, or {name('entropy_queue')} 0")
+        return found
 
     # Keys that may change between a run and its resumption.
     RESUMABLE_CHANGES = ("steps", "eval_every", "checkpoint_every", "eval_nets", "device")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-from .. import baseline_registry
+from .. import baseline_registry, settings
 from ..config import EvalConfig
 from ..config.evaluate import FIELD_NAMES
 from ..errors import HypermanError
@@ -30,23 +29,8 @@ def baseline_paths(cfg: "EvalConfig") -> dict[str, Path]:
 
 
 def check_config(cfg: EvalConfig) -> None:
-    """Refuse impossible settings before anything is loaded, naming every flag that is wrong."""
-    problems = []
-    if not cfg.baselines:
-        problems.append("give at least one --baselines checkpoint")
-    if not cfg.ensemble_sizes or min(cfg.ensemble_sizes) < 1:
-        problems.append(f"--ensemble-sizes must be positive integers, got {cfg.ensemble_sizes}")
-    for name in ("draws", "path_pairs", "symmetry_copies", "adversarial_images", "chunk", "bootstrap_resamples",
-                 "shift_images", "shift_nets", "alignment_nets", "control_nets", "control_images",
-                 "ood_synthetic_images", "ood_resamples"):
-        if getattr(cfg, name) < 1:
-            problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
-    if cfg.path_points < 2:
-        problems.append(f"--path-points must be at least 2, got {cfg.path_points}")
-    if any(not math.isfinite(e) or e < 0 for e in cfg.adversarial_eps) or not cfg.adversarial_eps:
-        problems.append(f"--adversarial-eps must be non-negative numbers, got {cfg.adversarial_eps}")
-    for name in ("limit_test", "path_images", "ood_images"):
-        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
-            problems.append(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+    """Refuse impossible settings before anything is loaded, naming every flag that is wrong: the bounds declared
+    on EvalConfig's fields and its cross-field rule (hyperman.settings.check)."""
+    problems = settings.problems(cfg)
     if problems:
         raise EvaluationError("; ".join(problems))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from .. import metrics, outputs, stats
+from ..config.choices import diversity_label
 from ..objective import uses_function
 from .context import Context, Model
 from .ood_sets import OOD_SETS, OTHER, Source, build_sets, trained_toward
@@ -78,7 +79,7 @@ def trained_with(train) -> dict:
     """The probes the hypernetwork's function-space term was trained on (none when it has no such term)."""
     function_term = uses_function(train.diversity) and train.function_weight > 0
     return {"probe_family": train.probe_family if function_term else None, "function_term": function_term,
-            "diversity": train.diversity}
+            "diversity": diversity_label(train.diversity)}
 
 
 def sets_section(ctx: Context) -> dict:

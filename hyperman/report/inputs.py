@@ -15,6 +15,7 @@ from .. import checkpoint, outputs, probes
 from ..outputs import get
 from ..checkpoint import CheckpointError
 from ..errors import HypermanError
+from ..config.choices import diversity_terms
 from ..files import sha256_file
 from ..settings import path_setting, setting
 
@@ -132,11 +133,11 @@ def label_from_checkpoint(metrics: dict, folder: Path) -> dict:
     except (CheckpointError, KeyError, TypeError) as error:
         raise ReportError(f"--sweep {folder}: cannot read λ and seed from {path} ({error}); give --sweep-labels"
                           ) from None
-    from ..training import TrainConfig  # the one default of λ (a checkpoint without `lam` was trained with it)
+    from ..config import TrainConfig  # the one default of λ (a checkpoint without `lam` was trained with it)
 
-    diversity = config.get("diversity", True)  # bool in older checkpoints, weights|function|both|none today
-    lam = float(config.get("lam", TrainConfig.lam)) if diversity not in (False, "none") else math.inf
-    beta = {"beta": float(config.get("function_weight", 0.0))} if diversity in ("function", "both") else {}
+    terms = diversity_terms(config.get("diversity", True))  # bool in older checkpoints, a mode, a list today
+    lam = float(config.get("lam", TrainConfig.lam)) if terms else math.inf
+    beta = {"beta": float(config.get("function_weight", 0.0))} if "function" in terms else {}
     return {"lambda": lam, "seed": int(config.get("seed", 0)), **beta}
 
 
