@@ -27,6 +27,7 @@ from hyperman import api, metrics  # noqa: E402
 from hyperman.data import load_dataset  # noqa: E402
 
 
+@torch.no_grad()
 def score(model: api.Model, x: torch.Tensor, y: torch.Tensor, ood: torch.Tensor, nets: int) -> dict:
     """Validation figures of `nets` members of `model` and of their ensemble (and of its first 5)."""
     pred = model.predict(x, n=nets, seed=12345)
@@ -54,7 +55,6 @@ def main(argv: list[str] | None = None) -> dict | None:
     args = parser.parse_args(argv)
     if not args.hypernets:
         parser.error("name at least one trained hypernetwork folder with --hypernets")
-    torch.set_grad_enabled(False)
     data = load_dataset(args.data)
     x, y = torch.from_numpy(data.val_x), torch.from_numpy(data.val_y)
     ood = torch.from_numpy(load_dataset(args.ood).train_x[: args.ood_images])
