@@ -227,7 +227,8 @@ def check(config: Any, name: Callable[[str], str] | None = None) -> None:
         raise ConfigError("; ".join(found))
 
 
-def _text(value: Any) -> str:
+def flag_word(value: Any) -> str:
+    """A setting's value as one word of a command line (booleans as true/false, which the flags parse back)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -253,7 +254,7 @@ def to_argv(cls: type, section: dict[str, Any], name: str,
     by_key = {key_of(f): f for f in settings_of(cls) if f.metadata["param"]}
     argv, keys = [], []
     for key in (k for k in passthrough if k in section):
-        argv += [f"--{key.replace('_', '-')}", _text(section[key])]
+        argv += [f"--{key.replace('_', '-')}", flag_word(section[key])]
         keys.append(f"{name}.{key}")
     section = {k: v for k, v in section.items() if k not in passthrough}
     stray = sorted(set(section) - set(by_key))
@@ -265,7 +266,7 @@ def to_argv(cls: type, section: dict[str, Any], name: str,
         if by_key[key].metadata["flag_text"] is not None:
             value = by_key[key].metadata["flag_text"](value)
         flag = flag_of(by_key[key])
-        argv += [flag, *map(_text, value)] if isinstance(value, list) else [flag, _text(value)]
+        argv += [flag, *map(flag_word, value)] if isinstance(value, list) else [flag, flag_word(value)]
         keys.append(f"{name}.{key}")
     return argv, keys
 

@@ -5,10 +5,10 @@
 import os
 from pathlib import Path
 
-from hyperman.datasets import wildcard_pattern
+from hyperman.config.workflow import dataset_wildcard
 
 # The {dataset} wildcard matches the registered datasets (hyperman.datasets, the one list of names).
-DATASET_PATTERN = wildcard_pattern()
+DATASET_PATTERN = dataset_wildcard()
 
 
 def stage_of(kind, **fixed):
