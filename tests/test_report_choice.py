@@ -57,3 +57,25 @@ def test_a_floor_outside_zero_to_one_is_refused(tmp_path, capsys):
     assert cli.main(["report", "--evaluate", str(tmp_path / "ev"), "--out", str(tmp_path / "out"),
                      "--member-floor", "98.5"]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_runs_label_names_the_levers_off_their_default(tmp_path):
+    """Runs of a `sweep.settings` grid share λ and β: their labels must still tell them apart."""
+    from dataclasses import asdict
+
+    from hyperman import checkpoint
+    from hyperman.config import TrainConfig
+    from hyperman.report.figures.frontier import run_label
+    from hyperman.report.inputs import label_from_checkpoint
+
+    labels = {}
+    for name, config in {"plain": TrainConfig(), "levers": TrainConfig(outlier_probes=16, latent_components=4,
+                                                                       layer_weights="rising")}.items():
+        path = tmp_path / name / "hypernet.pt"
+        path.parent.mkdir()
+        checkpoint.save(path, {"kind": "hypernetwork", "config": asdict(config), "model": {}})
+        labels[name] = label_from_checkpoint({"inputs": {"checkpoint": str(path)}}, path.parent)
+    assert labels["plain"] == {"lambda": 30000.0, "seed": 0, "beta": 2.0}
+    assert labels["levers"]["settings"] == {"latent_components": 4, "outlier_probes": 16, "layer_weights": "rising"}
+    assert run_label(labels["plain"]) == "λ=30000, β=2"
+    assert run_label(labels["levers"]) == "λ=30000, β=2, latent_components=4, outlier_probes=16, layer_weights=rising"

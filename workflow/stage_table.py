@@ -92,11 +92,11 @@ def build_train(job: Job) -> Stage:
     train = job.config["train"]
     in_seeds_study = seeds_grid.replicate(job.run) is not None  # the main run or a replicate of `make seeds`
     overrides = seeds_grid.train_overrides(job.run, train) if in_seeds_study else run_overrides(job.run, train)
-    fixed = () if in_seeds_study else SWEPT
+    fixed = () if in_seeds_study else (*SWEPT, *overrides)  # a sweep run's name also sets its sweep.settings
     words, keys = flags(TrainConfig, {**train, **overrides}, "train", job.config, fixed=fixed)
     structure = []
     if not in_seeds_study:  # a sweep run: its name sets these (a replicate's seed is train.seed + r)
-        keys = [k for k in keys if k.removeprefix("train.") not in SWEPT] + ["sweep"]
+        keys = [k for k in keys if k.removeprefix("train.") not in fixed] + ["sweep"]
         structure = ["sweep"]
     argv = ["hyperman", "train", "--data", job.data, "--out", f"{job.base}/hypernet", *words, *job.limit("train")]
     return Stage("train" + suffix(job.run), "train", argv, {"data": [job.data + "/"]}, _outs(job, "train"),

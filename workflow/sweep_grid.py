@@ -1,14 +1,27 @@
 """The sweep's grid (params.yaml `sweep`): which runs it names, and what each run changes in `train`.
 
 Run names: "lambda<λ>-seed<s>", or "lambda<λ>-beta<β>-seed<s>" when the sweep also varies the function-space
-weight β ("lambdainf" = the no-diversity ablation). A run overrides only train.lambda, train.function_weight,
-train.diversity and train.seed; workflow/pipeline.py builds its stages from that."""
+weight β ("lambdainf" = the no-diversity ablation), with one "-<setting><value>" part per entry of
+`sweep.settings` before the seed ("lambda30000-beta2-outlier_probes16-latent_components4-seed0"). A run
+overrides train.lambda, train.function_weight, train.diversity, train.seed and the settings its name gives;
+workflow/stage_table.py builds its stages from that."""
 
 from __future__ import annotations
 
+import itertools
+import re
+from dataclasses import fields
 from typing import Any
 
+from hyperman.config import TrainConfig
 from hyperman.config.choices import diversity_label, diversity_terms
+from hyperman.config.workflow import ParamsError
+
+# The settings `sweep.settings` may cross: TrainConfig's scalar fields, less those with an axis of their own.
+OWN_AXES = ("lam", "function_weight", "seed", "diversity")
+SWEEPABLE = {f.name: getattr(f.type, "__name__", f.type) for f in fields(TrainConfig) if f.name not in OWN_AXES
+             and getattr(f.type, "__name__", f.type) in ("int", "float", "str")}
+WORD = re.compile(r"[A-Za-z0-9_]+")  # what a string value may hold: a run name is a DVC stage name too
 
 
 def _beta_diversity(train: dict, beta: float) -> str:
@@ -22,28 +35,72 @@ def _beta_diversity(train: dict, beta: float) -> str:
 
 def run_overrides(run: str, train: dict | None = None) -> dict[str, Any]:
     """'main' → {}; 'lambda1000-seed2' → {'lambda': 1000.0, 'seed': 2}; 'lambda10000-beta6-seed0' also sets
-    function_weight (and the diversity mode, from the main run's `train` section); 'lambdainf-…' → no diversity."""
+    function_weight (and the diversity mode, from the main run's `train` section); 'lambdainf-…' → no diversity;
+    each '-<setting><value>' part sets that train setting ('outlier_probes16' → {'outlier_probes': 16})."""
     if run == "main":
         return {}
     parts = run.split("-")
     try:
-        if len(parts) not in (2, 3) or not parts[0].startswith("lambda") or not parts[-1].startswith("seed"):
+        if len(parts) < 2 or not parts[0].startswith("lambda") or not parts[-1].startswith("seed"):
             raise ValueError
         lam, seed = parts[0].removeprefix("lambda"), int(parts[-1].removeprefix("seed"))
-        beta = float(parts[1].removeprefix("beta")) if len(parts) == 3 and parts[1].startswith("beta") else None
-        if len(parts) == 3 and beta is None:
-            raise ValueError
+        middle = parts[1:-1]
+        beta = float(middle.pop(0).removeprefix("beta")) if middle and middle[0].startswith("beta") else None
+        settings = dict(_setting_of(part) for part in middle)
     except ValueError:
-        raise ValueError(f"bad run name {run!r}: expected 'main', 'lambda<value>-seed<n>' or "
-                         "'lambda<value>-beta<value>-seed<n>'") from None
+        raise ValueError(f"bad run name {run!r}: expected 'main' or 'lambda<value>[-beta<value>]"
+                         f"[-<setting><value>...]-seed<n>' with settings among {', '.join(SWEEPABLE)}") from None
     if lam == "inf":
-        return {"diversity": "none", "seed": seed, **_no_outliers(train)}
-    out: dict[str, Any] = {"lambda": float(lam), "seed": seed}
+        return {"diversity": "none", "seed": seed, **settings, **_no_outliers(train)}
+    out: dict[str, Any] = {"lambda": float(lam), "seed": seed, **settings}
     if beta is not None:
         out.update(function_weight=beta, diversity=_beta_diversity(train or {}, beta))
         if out["diversity"] in ("weights", "none"):
             out.update(_no_outliers(train))
     return out
+
+
+def _setting_of(part: str) -> tuple[str, Any]:
+    """'outlier_probes16' → ('outlier_probes', 16): the longest sweepable setting name the part starts with."""
+    names = [name for name in SWEEPABLE if part.startswith(name) and len(part) > len(name)]
+    if not names:
+        raise ValueError
+    name = max(names, key=len)
+    text, kind = part[len(name):], SWEEPABLE[name]
+    return name, int(text) if kind == "int" else float(text) if kind == "float" else text
+
+
+def _setting_part(name: str, value: Any) -> str:
+    """The run-name part of one setting's value (the inverse of _setting_of)."""
+    if SWEEPABLE[name] == "str":
+        return f"{name}{value}"
+    return f"{name}{_number(value)}"
+
+
+def _grid_settings(sweep: dict) -> list[dict[str, Any]]:
+    """Every combination of `sweep.settings` (one empty combination without it), refusing what a run name
+    cannot carry: a setting that is not a scalar train setting, one with its own axis, or a value that is not a
+    plain word or number."""
+    grid = sweep.get("settings") or {}
+    problems = []
+    for name, values in grid.items():
+        if name not in SWEEPABLE:
+            problems.append(f"sweep.settings.{name}: not a sweepable train setting; use one of "
+                            f"{', '.join(SWEEPABLE)} (lambda, function_weight and seed have axes of their own: "
+                            "sweep.lambdas, sweep.function_weights, sweep.seeds)")
+        elif not isinstance(values, list) or not values:
+            problems.append(f"sweep.settings.{name}: give a non-empty list of values, e.g. [0, 16]")
+        elif SWEEPABLE[name] == "str" and not all(isinstance(v, str) and WORD.fullmatch(v) for v in values):
+            problems.append(f"sweep.settings.{name}: {values!r}; each value must be a word of letters, digits, _")
+        elif SWEEPABLE[name] != "str" and not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  and v >= 0 for v in values):
+            problems.append(f"sweep.settings.{name}: {values!r}; each value must be a number >= 0")
+        elif SWEEPABLE[name] == "int" and not all(float(v).is_integer() for v in values):
+            problems.append(f"sweep.settings.{name}: {values!r}; each value must be a whole number")
+    if problems:
+        raise ParamsError("invalid parameters:\n  " + "\n  ".join(problems))
+    names = list(grid)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
 
 
 def _no_outliers(train: dict | None) -> dict[str, Any]:
@@ -53,25 +110,28 @@ def _no_outliers(train: dict | None) -> dict[str, Any]:
 
 
 def sweep_runs(config: dict) -> list[str]:
-    """The sweep's run names: every λ × β × seed of params.yaml's `sweep` section (β only when
-    `function_weights` lists some), less the point that is the main run itself (its setting and seed), which the
-    report counts as one of the sweep's settings. Empty when `sweep.enabled` is false (the default study:
-    `make sweep` turns it on)."""
+    """The sweep's run names: every λ × β × settings × seed of params.yaml's `sweep` section (β only when
+    `function_weights` lists some, settings only as `settings` lists them), less the point that is the main run
+    itself (its setting and seed), which the report counts as one of the sweep's settings. Empty when
+    `sweep.enabled` is false (the default study: `make sweep` turns it on)."""
     sweep = config.get("sweep") or {}
     if not sweep.get("enabled", True):
         return []
     train = config["train"]
-    lambdas, betas = sweep.get("lambdas") or [], sweep.get("function_weights") or []
-    seeds = sweep.get("seeds") or ([train.get("seed", 0)] if lambdas or betas else [])
-    if not lambdas and (seeds or betas):
+    lambdas, betas, combos = sweep.get("lambdas") or [], sweep.get("function_weights") or [], _grid_settings(sweep)
+    varied = bool(lambdas or betas or sweep.get("settings"))
+    seeds = sweep.get("seeds") or ([train.get("seed", 0)] if varied else [])
+    if not lambdas and (seeds or betas or sweep.get("settings")):
         lambdas = [train["lambda"]]
     runs = []
     for lam in lambdas:
         for beta in ([None] if not betas or lam == "inf" else betas):
-            for seed in seeds:
-                name = f"lambda{_number(lam)}" + ("" if beta is None else f"-beta{_number(beta)}") + f"-seed{seed}"
-                if name not in runs and not _is_main(config, run_overrides(name, train)):
-                    runs.append(name)
+            for combo in combos:
+                for seed in seeds:
+                    name = "-".join([f"lambda{_number(lam)}", *([] if beta is None else [f"beta{_number(beta)}"]),
+                                     *(_setting_part(k, v) for k, v in combo.items()), f"seed{seed}"])
+                    if name not in runs and not _is_main(config, run_overrides(name, train)):
+                        runs.append(name)
     return runs
 
 

@@ -72,5 +72,5 @@ def gpus(section):
 
 wildcard_constraints:
     dataset=DATASET_PATTERN,
-    run="main|lambda([0-9.]+|inf)(-beta[0-9.]+)?-seed[0-9]+|seeds/rep[0-9]+",
+    run="main|lambda([0-9.]+|inf)(-beta[0-9.]+)?(-[a-z_]+[A-Za-z0-9_.]+)*-seed[0-9]+|seeds/rep[0-9]+",
     seed="[0-9]+",

@@ -62,10 +62,13 @@ def baseline_points(m: dict) -> list[dict]:
 
 
 def run_label(run: dict, seed: bool = False) -> str:
-    """'λ=30000' or 'λ=10000, β=1000' (β only when the run has a function-space weight), 'no diversity';
-    ', seed 1' appended when asked (a sweep over several seeds)."""
+    """'λ=30000' or 'λ=10000, β=1000' (β only when the run has a function-space weight), 'no diversity'; then
+    the levers off their default ('λ=30000, β=2, outlier_probes=16'); ', seed 1' appended when asked (a sweep
+    over several seeds)."""
     text = f"λ={run['lambda']:g}" if math.isfinite(run["lambda"]) else "no diversity"
-    return text + (f", β={run['beta']:g}" if "beta" in run else "") + (f", seed {run['seed']}" if seed else "")
+    text += f", β={run['beta']:g}" if "beta" in run else ""
+    text += "".join(f", {key}={value}" for key, value in (run.get("settings") or {}).items())
+    return text + (f", seed {run['seed']}" if seed else "")
 
 
 def sweep_points(runs: list[dict]) -> list[dict]:
