@@ -78,12 +78,17 @@ def hypernet_step_flops(config, model, probes: int) -> int:
 
 
 def hypernet_cost(config, model, val_images: int, probes: int) -> Cost:
-    """G's whole training run (`probes` per step: see hypernet_step_flops), and the validations of `eval_nets`
-    nets every `eval_every` steps."""
+    """G's whole training run (`probes` on every `function_every`-th step, from step 0; see
+    hypernet_step_flops), and the validations of `eval_nets` nets every `eval_every` steps."""
     validations = config.steps // config.eval_every + (config.steps % config.eval_every != 0)
     per_validation = config.eval_nets * (hypernet_forward_flops(model) + val_images * target_forward_flops(model.target))
-    return Cost(train_flops=config.steps * hypernet_step_flops(config, model, probes),
-                image_net_passes=config.steps * config.nets_per_step * (config.images_per_net + probes),
+    every = getattr(config, "function_every", 1)
+    probe_steps = -(-config.steps // every)  # steps 0, N, 2N, ... compute the function-space terms
+    return Cost(train_flops=(config.steps * hypernet_step_flops(config, model, 0)
+                             + probe_steps * (hypernet_step_flops(config, model, probes)
+                                              - hypernet_step_flops(config, model, 0))),
+                image_net_passes=config.steps * config.nets_per_step * config.images_per_net
+                + probe_steps * config.nets_per_step * probes,
                 validation_flops=validations * per_validation)
 
 

@@ -185,10 +185,13 @@ class OutlierTerm(Term):
         return function_entropy(step.config, step.target, step.theta, step.outliers, step.method)
 
 
-def terms_of(config, outliers: bool | None = None) -> list[Term]:
+def terms_of(config, outliers: bool | None = None, function_space: bool = True) -> list[Term]:
     """The run's terms, in the order they enter the loss: `diversity`'s, then the outlier term when the step
-    has outlier probes (`outliers`; default: when `outlier_probes` > 0). KeyError for an unregistered name."""
+    has outlier probes (`outliers`; default: when `outlier_probes` > 0); without the terms that need probes on a
+    step that computes no function-space term (`function_space` False: `function_every`). KeyError for an
+    unregistered name."""
     names = diversity_terms(config.diversity)
     if (config.outlier_probes > 0 if outliers is None else outliers) and "outlier" not in names:
         names.append("outlier")
-    return [TERMS[name].from_config(config) for name in names]
+    terms = [TERMS[name].from_config(config) for name in names]
+    return terms if function_space else [t for t in terms if not (t.needs_probes or t.name == "outlier")]

@@ -161,16 +161,17 @@ class Objective:
 def objective(config, target: Target, theta: torch.Tensor, ce: torch.Tensor, lam: float,
               probes: torch.Tensor | None = None, method: str = "loop",
               queue: NeighbourQueue | None = None, outliers: torch.Tensor | None = None,
-              repulsion: float = 1.0) -> Objective:
+              repulsion: float = 1.0, function_space: bool = True) -> Objective:
     """loss = λ·CE − Σ_t w_t·Ĥ_t over the run's diversity terms (hyperman.diversity_terms; by default
     λ·CE − Ĥ_weights − r·β·Ĥ_function, and − r·β_out·Ĥ_outlier when outlier probes are given) for the step's nets
     θ (B, D) (all of them, on every rank); r is the warm-up's factor (1 without one).
 
     `ce` may carry a gradient (one process) or be a gathered number (torchrun,
     whose CE gradient is taken per shard); either way the entropy terms here
-    are differentiable w.r.t. θ. `probes` are needed when a term uses them."""
+    are differentiable w.r.t. θ. `probes` are needed when a term uses them, except on a step that computes no
+    function-space term (`function_space` False, `function_every`)."""
     step = StepNets(config, target, theta, method, probes, outliers, queue, repulsion)
-    terms = terms_of(config, outliers is not None)
+    terms = terms_of(config, outliers is not None, function_space)
     values = [term.entropy(step) for term in terms]  # in the terms' order (the weight term gauge-fixes first)
     loss = ce_weight(config, lam) * ce
     for term, value in zip(terms, values):

@@ -48,7 +48,7 @@ from .targets import get_target, resolve_forward
 def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta: torch.Tensor,
                     images: torch.Tensor, labels: torch.Tensor, lam: float, config: TrainConfig, method: str,
                     probes: torch.Tensor | None, queue: NeighbourQueue, outliers: torch.Tensor | None = None,
-                    repulsion: float = 1.0) -> tuple[Objective, Callable[[], None]]:
+                    repulsion: float = 1.0, function_space: bool = True) -> tuple[Objective, Callable[[], None]]:
     """One step's objective and the function that back-propagates it through G.
 
     The CE gradient is taken w.r.t. the nets' weights alone (under torchrun:
@@ -69,7 +69,7 @@ def _step_objective(ctx: distributed.Context | None, model: HyperNetwork, theta:
         theta_grad, ce = distributed.gather_rows(mine.grad), distributed.sum_over_ranks(ce_sum) / labels.numel()
     else:
         theta_grad, ce = mine.grad, ce_sum.detach() / labels.numel()
-    result = objective(config, target, theta, ce, lam, probes, method, queue, outliers, repulsion)
+    result = objective(config, target, theta, ce, lam, probes, method, queue, outliers, repulsion, function_space)
 
     def backward() -> None:
         roots, seeds = [theta], [theta_grad]
@@ -198,11 +198,14 @@ def _train_step(run: RunState, config: TrainConfig, step: int, lr: float, train_
     images, labels = train_x[index], train_y[index]
     if config.augment_shift:
         images = random_shift(images, config.augment_shift, generator)
-    probes = draw_probes(config, train_x, generator) if uses_function(config.diversity) else None
-    outliers = draw_outliers(config, train_x, generator)  # None (the generator untouched) when off
+    function_space = config.function_step(step)  # every step but with function_every > 1
+    probes = draw_probes(config, train_x, generator) if uses_function(config.diversity) and function_space else None
+    outliers = draw_outliers(config, train_x, generator) if function_space else None  # None: generator untouched
     theta = model(z)
+    # the function-space terms' factor: the warm-up's, times function_every on the steps that compute them
+    repulsion = config.repulsion_at(step) * config.function_every
     result, backward = _step_objective(ctx, model, theta, images, labels, config.lambda_at(step), config, method,
-                                       probes, run.queue, outliers, config.repulsion_at(step))
+                                       probes, run.queue, outliers, repulsion, function_space)
     if not torch.isfinite(result.loss):
         raise TrainingError(f"loss became {result.loss.item()} at step {step} (CE {result.ce.item():.4g}, "
                             f"entropy {result.entropy_weights.item():.4g}, function entropy "
@@ -218,8 +221,8 @@ def _train_step(run: RunState, config: TrainConfig, step: int, lr: float, train_
 
 
 def probes_per_step(config: TrainConfig) -> int:
-    """Probe images each net of a step sees (the function-space entropies', data-like and outlier; 0 when that
-    term is off)."""
+    """Probe images each net of a function-space step sees (the function-space entropies', data-like and
+    outlier; 0 when that term is off); with function_every > 1 only every N-th step is one (hyperman.compute)."""
     return config.probes + config.outlier_probes if uses_function(config.diversity) else 0
 
 

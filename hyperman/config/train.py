@@ -81,6 +81,9 @@ class TrainConfig:
                                     metavar="BETA_OUT", minimum=0)
     repulsion_warmup: int = setting(0, "steps over which both function-space terms ramp in linearly from 0 "
                                     "(0: full weight from the first step)", minimum=0)
+    function_every: int = setting(1, "compute the function-space terms (data-like and outlier probes) on every N-th "
+                                  "step only, weighted N times, so their expected weight stays and their probe "
+                                  "passes fall N-fold (1: every step)", minimum=1)
     weight_entropy: str = setting("joint", "joint: one Ĥ_weights with d = latent_dim; per_layer: one term per layer "
                                   "(d = min(latent_dim, layer size)), summed", choices=WEIGHT_ENTROPIES)
     layer_weights: str = setting("flat", "weights of the per-layer Ĥ_weights terms (with --weight-entropy "
@@ -124,8 +127,8 @@ class TrainConfig:
         return values
 
     def cross_problems(self, name) -> list[str]:
-        """Rules between settings (hyperman.settings.check): the outlier probes feed a function-space term, the
-        neighbour queue holds weight vectors for the weight entropy."""
+        """Rules between settings (hyperman.settings.check): the outlier probes and `function_every` act on a
+        function-space term, the neighbour queue holds weight vectors for the weight entropy."""
         terms, found = diversity_terms(self.diversity), []
         if self.outlier_probes and "function" not in terms:
             found.append(f"{name('outlier_probes')} {self.outlier_probes}: outlier probes feed a function-space "
@@ -135,6 +138,10 @@ class TrainConfig:
             found.append(f"{name('entropy_queue')} {self.entropy_queue} holds weight vectors but "
                          f"{name('diversity')} {diversity_label(self.diversity)} has no weight entropy; use "
                          f"{name('diversity')} weights or both, or {name('entropy_queue')} 0")
+        if self.function_every > 1 and "function" not in terms:
+            found.append(f"{name('function_every')} {self.function_every} spaces out the function-space terms, "
+                         f"which {name('diversity')} {diversity_label(self.diversity)} lacks; use "
+                         f"{name('diversity')} function or both, or {name('function_every')} 1")
         return found
 
     # Keys that may change between a run and its resumption.
@@ -151,6 +158,10 @@ class TrainConfig:
         if self.lambda_schedule == "exponential":
             return self.lambda_start * (self.lam / self.lambda_start) ** t
         raise ConfigError(f"unknown lambda schedule {self.lambda_schedule!r}")
+
+    def function_step(self, step: int) -> bool:
+        """Whether this step computes the function-space terms (every `function_every`-th, from step 0)."""
+        return step % self.function_every == 0
 
     def repulsion_at(self, step: int) -> float:
         """The factor of the function-space terms at this step: step / repulsion_warmup during the warm-up
