@@ -65,7 +65,7 @@ def test_a_sweep_runs_label_names_the_levers_off_their_default(tmp_path):
 
     from hyperman import checkpoint
     from hyperman.config import TrainConfig
-    from hyperman.report.figures.frontier import run_label
+    from hyperman.report.inputs import run_label
     from hyperman.report.inputs import label_from_checkpoint
 
     labels = {}

@@ -81,6 +81,21 @@ def test_equal_compute_plots_every_k_against_flops_and_the_hypernet_point(equal_
     assert accuracy.get_xscale() == "log"
 
 
+def test_equal_compute_places_each_sweep_run_at_its_own_flops(equal_compute, tmp_path):
+    runs = [{"lambda": 30000.0, "seed": 0, "beta": 2.0, "settings": {"outlier_probes": 16},
+             "metrics": {"models": {"hypernet_ensemble": {"train_flops": 60.0, "accuracy": 0.94, "nll": 0.2,
+                                                          "ood": {"auroc": 0.98}}}}},
+            {"lambda": 30000.0, "seed": 0, "beta": 2.0, "settings": {"function_every": 4},
+             "metrics": {"models": {"hypernet_ensemble": {"train_flops": 35.0, "accuracy": 0.93, "nll": 0.22}}}}]
+    equal_compute["sweep"] = runs
+    accuracy, nll, ood = _draw("equal_compute", equal_compute, tmp_path)
+    point = _line(nll, "sweep:λ=30000, β=2, outlier_probes=16")
+    assert (point.get_xdata()[0], point.get_ydata()[0]) == (60.0, pytest.approx(0.2))
+    assert _line(accuracy, "sweep:λ=30000, β=2, function_every=4").get_xdata()[0] == 35.0
+    assert [line.get_gid() for line in ood.lines if line.get_gid() and line.get_gid().startswith("sweep")] == [
+        "sweep:λ=30000, β=2, outlier_probes=16"]  # the other run measured no OOD AUROC: not drawn as 0
+
+
 def test_equal_compute_without_the_hypernet_point_still_draws(equal_compute, tmp_path):
     equal_compute["metrics"] = {}
     axes = _draw("equal_compute", equal_compute, tmp_path)

@@ -12,8 +12,8 @@ import json
 import math
 from pathlib import Path
 
-from .figures.frontier import hypernet_point, run_label
-from .inputs import ReportError, label_from_checkpoint, value
+from .figures.frontier import hypernet_point
+from .inputs import ReportError, label_from_checkpoint, run_label, value
 
 VALIDATION_KEYS = ("val_acc_mean", "val_ensemble_acc", "val_ensemble_nll", "val_disagreement")
 

@@ -149,6 +149,16 @@ def label_from_checkpoint(metrics: dict, folder: Path) -> dict:
     return {"lambda": lam, "seed": int(config.get("seed", 0)), **beta, **({"settings": levers} if levers else {})}
 
 
+def run_label(run: dict, seed: bool = False) -> str:
+    """'λ=30000' or 'λ=10000, β=1000' (β only when the run has a function-space weight), 'no diversity'; then
+    the levers off their default ('λ=30000, β=2, outlier_probes=16'); ', seed 1' appended when asked (a sweep
+    over several seeds)."""
+    text = f"λ={run['lambda']:g}" if math.isfinite(run["lambda"]) else "no diversity"
+    text += f", β={run['beta']:g}" if "beta" in run else ""
+    text += "".join(f", {key}={value}" for key, value in (run.get("settings") or {}).items())
+    return text + (f", seed {run['seed']}" if seed else "")
+
+
 def training_probes(metrics: dict) -> dict | None:
     """The probes the evaluated hypernetwork's function-space terms were trained on (`hyperman.probes.used`:
     families, counts, weights), read from the config of the checkpoint its metrics.json names; None when that

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ... import outputs
-from ..inputs import value
+from ..inputs import run_label, value
 from .style import COLORS, model_color, model_marker, pretty
 
 # (column, y label, scale) of the equal-compute panels
@@ -38,9 +38,24 @@ def _not_measured(ax, what: str) -> None:
     ax.text(0.5, 0.5, f"{what}\nnot measured", transform=ax.transAxes, ha="center", va="center", color="gray")
 
 
+def _sweep_runs_at_their_flops(ax, runs: list[dict], key: str, scale: float) -> None:
+    """Each sweep run's hypernetwork ensemble at its own training FLOPs (a lever such as outlier probes or
+    function_every moves a run along the x axis, not only up or down), labelled with its setting."""
+    for run in runs:
+        entry = value(run.get("metrics") or {}, "models.hypernet_ensemble") or {}
+        y = (entry.get("ood") or {}).get("auroc") if key == "ood_auroc" else entry.get(key)
+        if finite(y) and finite(entry.get("train_flops")):
+            label = run_label(run)
+            ax.plot([entry["train_flops"]], [scale * y], marker="o", ms=6, ls="none", color=COLORS["hyper"],
+                    mfc="white", label="hypernetwork ensemble, sweep run", gid=f"sweep:{label}", zorder=3)
+            ax.annotate(label, (entry["train_flops"], scale * y), xytext=(3, -8), textcoords="offset points",
+                        fontsize=6)
+
+
 def fig_equal_compute(plt, inputs: dict):
     """Accuracy, NLL and OOD AUROC of k-member deep ensembles after e epochs against their summed training
-    FLOPs, with the hypernetwork's point: what each buys at the same compute."""
+    FLOPs, with the hypernetwork's point and every sweep run's at its own FLOPs: what each buys at the same
+    compute (issue 20's frontier on a FLOPs axis)."""
     rows = [r for r in inputs["tables"][outputs.EQUAL_COMPUTE] if finite(r["members"]) and finite(r["epochs"])]
     hyper_entry = value(inputs["metrics"], "models.hypernet_ensemble") or {}
     hyper = {"accuracy": hyper_entry.get("accuracy"), "nll": hyper_entry.get("nll"),
@@ -61,6 +76,7 @@ def fig_equal_compute(plt, inputs: dict):
                 for i in np.unique(np.linspace(0, len(epochs) - 1, min(6, len(epochs))).round().astype(int)):
                     ax.annotate(f"e={epochs[i]:g}", (flops[i], scale * y[i]), xytext=(2, 3),
                                 textcoords="offset points", fontsize=6)
+        _sweep_runs_at_their_flops(ax, inputs.get("sweep") or [], key, scale)
         if finite(hyper.get(key)) and finite(hyper.get("train_flops")):
             ax.axvline(hyper["train_flops"], color=COLORS["hyper"], ls=":", lw=1)
             ax.plot([hyper["train_flops"]], [scale * hyper[key]], marker="*", ms=15, ls="none",

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..inputs import value
+from ..inputs import run_label, value
 from .evidence import finite
 from .style import COLORS, model_color, model_marker, pretty
 
@@ -59,16 +59,6 @@ def baseline_points(m: dict) -> list[dict]:
             "ood_auroc": _first(value(m, f"models.{name}.ood.auroc"),
                                 value(m, f"ood.{name}.auroc_entropy" if one_net else f"ood.{name}.auroc_mi"))})
     return [p for p in points if any(finite(p[k]) for k, *_ in FRONTIER_PANELS)]
-
-
-def run_label(run: dict, seed: bool = False) -> str:
-    """'λ=30000' or 'λ=10000, β=1000' (β only when the run has a function-space weight), 'no diversity'; then
-    the levers off their default ('λ=30000, β=2, outlier_probes=16'); ', seed 1' appended when asked (a sweep
-    over several seeds)."""
-    text = f"λ={run['lambda']:g}" if math.isfinite(run["lambda"]) else "no diversity"
-    text += f", β={run['beta']:g}" if "beta" in run else ""
-    text += "".join(f", {key}={value}" for key, value in (run.get("settings") or {}).items())
-    return text + (f", seed {run['seed']}" if seed else "")
 
 
 def sweep_points(runs: list[dict]) -> list[dict]:
