@@ -102,3 +102,15 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     return {"root": root, "g": root / "g" / "hypernet.pt", "gp": root / "gp" / "hypernet.pt",
             "baselines": root / "baselines", "b0": root / "baselines" / "seed0" / "baseline.pt",
             "b1": root / "baselines" / "seed1" / "baseline.pt", "snapshot": root / "baselines" / "snapshot"}
+
+
+# The longest test files first (their times: tests/README.md): under make test's `--dist loadfile` each worker
+# then starts on one of them, instead of one worker finishing the suite alone on a long file that sorts last
+# (test_workflow.py). The rest keeps its order; every worker sorts alike, as xdist requires.
+LONGEST_FIRST = ("test_dvc_repro.py", "test_workflow.py", "test_scripts.py", "test_diversity.py", "test_faults.py",
+                 "test_distributed.py")
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
