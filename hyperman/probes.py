@@ -27,7 +27,6 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.functional import gaussian_blur
 
 from .augment import random_shift
 from .config import choices
@@ -116,6 +115,10 @@ def _elastic(train_x: torch.Tensor, count: int, generator: torch.Generator) -> t
     images = _pick(train_x, count, generator)
     *_, h, w = images.shape
     field = _uniform((count, 2, h, w), generator, -1.0, 1.0, images)
+    # torchvision here, not at the top: importing it pulls in torchvision.models and torch._dynamo (~2 s of CPU
+    # in every process that imports hyperman.probes: every stage that trains, evaluates or reports)
+    from torchvision.transforms.functional import gaussian_blur
+
     field = gaussian_blur(field, kernel_size=4 * int(ELASTIC_SIGMA) + 1, sigma=ELASTIC_SIGMA)
     field = field / field.abs().mean((1, 2, 3), keepdim=True).clamp_min(1e-12) * ELASTIC_ALPHA / 2
     y, x = _grid(count, h, w, images)
