@@ -1,6 +1,8 @@
 """Shared fixtures: the real datasets, prepared once per machine into data/ (idempotent)."""
 
+import contextlib
 import fcntl
+import os
 import shutil
 from pathlib import Path
 
@@ -27,6 +29,25 @@ def real_data() -> dict[str, Path]:
         prepare("mnist", MNIST, log=quiet)
         prepare("fashion-mnist", FASHION, log=quiet)
     return {"mnist": MNIST, "fashion-mnist": FASHION}
+
+
+@contextlib.contextmanager
+def _built_once(tmp_path_factory, name: str):
+    """(folder, whether to build it): a session fixture's folder that the first pytest-xdist worker to ask
+    builds while the others wait on a file lock, then reuse (each worker would otherwise train its own copy of
+    the same tiny models). Outside xdist it is the session's own temporary folder. A build that failed half-way
+    is started again by the next worker to ask."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / f"shared-{name}"
+    with open(f"{root}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (root / ".built").exists():
+            yield root, False
+            return
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir()
+        yield root, True
+        (root / ".built").touch()
 
 
 @pytest.fixture(scope="session")
@@ -60,21 +81,18 @@ def trained(tmp_path_factory) -> dict:
     from hyperman.config import TrainConfig
     from hyperman.training import train
 
-    root = tmp_path_factory.mktemp("run")
-    config = TrainConfig(steps=20, nets_per_step=4, images_per_net=8, eval_every=10, eval_nets=4, limit_train=500,
-                         latent_dim=8, **PAPER)
-    train(config, MNIST, root / "train", "cpu", log=lambda message: None)
-    target = get_target("mnist_cnn")
-    baselines = []
-    for k in range(2):  # constant predictors: every baseline figure has a known answer
-        path = root / f"baseline{k}.pt"
-        theta = _constant_net(target, CONSTANT_LOGITS[k])
-        checkpoint.save(path, {"kind": "target", "target": "mnist_cnn", "theta": theta, "train_seconds": 1.0 + k,
-                               "config": {}})
-        baselines.append(path)
-    samples = root / "samples.pt"
-    assert cli.main(["sample", "--checkpoint", str(root / "train" / "hypernet.pt"), "--num-nets", "12",
-                     "--seed", "3", "--chunk", "5", "--out", str(samples), "--device", "cpu"]) == 0
+    with _built_once(tmp_path_factory, "run") as (root, build):
+        baselines, samples = [root / f"baseline{k}.pt" for k in range(2)], root / "samples.pt"
+        if build:
+            config = TrainConfig(steps=20, nets_per_step=4, images_per_net=8, eval_every=10, eval_nets=4,
+                                 limit_train=500, latent_dim=8, **PAPER)
+            train(config, MNIST, root / "train", "cpu", log=lambda message: None)
+            target = get_target("mnist_cnn")
+            for k, path in enumerate(baselines):  # constant predictors: every baseline figure has a known answer
+                checkpoint.save(path, {"kind": "target", "target": "mnist_cnn", "train_seconds": 1.0 + k,
+                                       "theta": _constant_net(target, CONSTANT_LOGITS[k]), "config": {}})
+            assert cli.main(["sample", "--checkpoint", str(root / "train" / "hypernet.pt"), "--num-nets", "12",
+                             "--seed", "3", "--chunk", "5", "--out", str(samples), "--device", "cpu"]) == 0
     return {"root": root, "checkpoint": root / "train" / "hypernet.pt", "samples": samples, "baselines": baselines}
 
 
@@ -87,18 +105,20 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     from hyperman.training import train
     from user_errors_common import _partial_copy
 
-    root = tmp_path_factory.mktemp("models")
-    config = TrainConfig(steps=60, nets_per_step=2, images_per_net=64, lr=1e-3, eval_every=60, eval_nets=2,
-                         checkpoint_every=60, limit_train=2000, latent_dim=8, augment_shift=0, diversity="weights")
-    train(config, MNIST, root / "g", "cpu", log=lambda message: None)
-    base = ["--data", str(MNIST), "--limit-train", "2000", "--batch-size", "100", "--device", "cpu"]
-    for seed in (0, 1):
-        assert main(["train-baseline", *base, "--epochs", "1", "--seed", str(seed),
-                     "--out", str(root / "baselines" / f"seed{seed}")]) == 0
-    assert main(["train-snapshot", *base, "--epochs", "2", "--snapshot-cycles", "2",
-                 "--out", str(root / "baselines" / "snapshot")]) == 0
-    (root / "gp").mkdir()
-    _partial_copy(root / "g" / "hypernet.pt", root / "gp" / "hypernet.pt", step=1)
+    with _built_once(tmp_path_factory, "models") as (root, build):
+        if build:
+            config = TrainConfig(steps=60, nets_per_step=2, images_per_net=64, lr=1e-3, eval_every=60,
+                                 eval_nets=2, checkpoint_every=60, limit_train=2000, latent_dim=8, augment_shift=0,
+                                 diversity="weights")
+            train(config, MNIST, root / "g", "cpu", log=lambda message: None)
+            base = ["--data", str(MNIST), "--limit-train", "2000", "--batch-size", "100", "--device", "cpu"]
+            for seed in (0, 1):
+                assert main(["train-baseline", *base, "--epochs", "1", "--seed", str(seed),
+                             "--out", str(root / "baselines" / f"seed{seed}")]) == 0
+            assert main(["train-snapshot", *base, "--epochs", "2", "--snapshot-cycles", "2",
+                         "--out", str(root / "baselines" / "snapshot")]) == 0
+            (root / "gp").mkdir()
+            _partial_copy(root / "g" / "hypernet.pt", root / "gp" / "hypernet.pt", step=1)
     return {"root": root, "g": root / "g" / "hypernet.pt", "gp": root / "gp" / "hypernet.pt",
             "baselines": root / "baselines", "b0": root / "baselines" / "seed0" / "baseline.pt",
             "b1": root / "baselines" / "seed1" / "baseline.pt", "snapshot": root / "baselines" / "snapshot"}

@@ -23,7 +23,7 @@ def evidence(trained):
     baselines = []
     for k, seconds in enumerate(([1.0, 2.0, 3.0], [1.5, 3.0, 4.5])):
         folder = root / f"seed{k}"
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         epochs = thetas[3 * k:3 * k + 3]
         checkpoint.save(folder / "epochs.pt", {"kind": "target-epochs", "target": "mnist_cnn", "thetas": epochs,
                                                "seconds": seconds, "config": {}})
