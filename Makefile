@@ -5,9 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
-# make test's pytest workers: one per core (xdist); each test file stays in one worker (--dist loadfile), so its
-# module fixtures are built once. TEST_WORKERS=0 runs the suite in this process, one test after another.
-TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+# make test's pytest workers (xdist): one more than the cores, since a worker that waits on a stage's subprocess
+# or a timed wait leaves its core to the others (2 cores: 3 workers took 584 s of pytest, 2 workers 682 s); each
+# test file stays in one worker (--dist loadfile), so its module fixtures are built once. TEST_WORKERS=0 runs
+# the suite in this process, one test after another.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 1 )))
 # Idle OpenMP threads sleep instead of spinning: with 2 threads on a 2-core machine that also runs another job,
 # spinning threads made a training step 16x slower here (4.0 s against 0.21 s; README, Devices).
 export OMP_WAIT_POLICY ?= PASSIVE
