@@ -161,28 +161,26 @@ class FunctionTerm(Term):
     """Ĥ_function on the data-like probes, weight r·β."""
 
     name, log_key, needs_probes = "function", "entropy_function", True
+    weight_setting: ClassVar[str] = "function_weight"  # the TrainConfig field that is its weight (times r)
+    inputs: ClassVar[str] = "probes"  # the StepNets field that holds its probe images
 
     def weight(self, step: StepNets) -> float:
-        return step.config.function_weight * step.repulsion
+        return getattr(step.config, self.weight_setting) * step.repulsion
 
     def entropy(self, step: StepNets) -> torch.Tensor:
-        if step.probes is None:
+        probes = getattr(step, self.inputs)
+        if probes is None:
             raise ValueError(f"--diversity {diversity_label(step.config.diversity)} needs probe inputs; draw them "
                              "with draw_probes")
-        return function_entropy(step.config, step.target, step.theta, step.probes, step.method)
+        return function_entropy(step.config, step.target, step.theta, probes, step.method)
 
 
 @register
-class OutlierTerm(Term):
-    """Ĥ_function on the label-destroying outlier probes, weight r·β_out (on when `outlier_probes` > 0)."""
+class OutlierTerm(FunctionTerm):
+    """The same estimate on the label-destroying outlier probes, weight r·β_out (on when `outlier_probes` > 0)."""
 
-    name, log_key, listed = "outlier", "entropy_outlier", False
-
-    def weight(self, step: StepNets) -> float:
-        return step.config.outlier_weight * step.repulsion
-
-    def entropy(self, step: StepNets) -> torch.Tensor:
-        return function_entropy(step.config, step.target, step.theta, step.outliers, step.method)
+    name, log_key, listed, needs_probes = "outlier", "entropy_outlier", False, False
+    weight_setting, inputs = "outlier_weight", "outliers"
 
 
 def terms_of(config, outliers: bool | None = None, function_space: bool = True) -> list[Term]:
