@@ -84,9 +84,8 @@ def hypernet_cost(config, model, val_images: int, probes: int) -> Cost:
     per_validation = config.eval_nets * (hypernet_forward_flops(model) + val_images * target_forward_flops(model.target))
     every = getattr(config, "function_every", 1)
     probe_steps = -(-config.steps // every)  # steps 0, N, 2N, ... compute the function-space terms
-    return Cost(train_flops=(config.steps * hypernet_step_flops(config, model, 0)
-                             + probe_steps * (hypernet_step_flops(config, model, probes)
-                                              - hypernet_step_flops(config, model, 0))),
+    plain, with_probes = hypernet_step_flops(config, model, 0), hypernet_step_flops(config, model, probes)
+    return Cost(train_flops=(config.steps - probe_steps) * plain + probe_steps * with_probes,
                 image_net_passes=config.steps * config.nets_per_step * config.images_per_net
                 + probe_steps * config.nets_per_step * probes,
                 validation_flops=validations * per_validation)
