@@ -99,11 +99,13 @@ def test_a_dry_run_with_the_profile_plans_the_sweep(tmp_path, workflow_profile):
 
 
 FAKES = {
-    # sbatch --parsable prints the job id; we also record the whole call
-    "sbatch": 'n=$(wc -l < "$FAKE_SLURM_LOG" 2>/dev/null || echo 0)\nid=$((1000 + n))\n'
-              'printf "%s\\t%s\\n" "$id" "$*" >> "$FAKE_SLURM_LOG"\necho "$id"\n',
+    # sbatch --parsable prints the job id; we also record the whole call. The
+    # plugin submits jobs concurrently, so each call gets its own id (its PID)
+    # and its own file: a shared counter and log raced and lost a job under load.
+    "sbatch": 'printf "%s" "$*" > "$FAKE_SLURM_DIR/$$.call"\necho "$$"\n',
     # sacct -X --parsable2 --format=JobIdRaw,State: every job failed (nothing runs here)
-    "sacct": 'cut -f1 "$FAKE_SLURM_LOG" 2>/dev/null | sed "s/$/|FAILED/"\n',
+    "sacct": 'for f in "$FAKE_SLURM_DIR"/*.call; do [ -e "$f" ] && echo "$(basename "$f" .call)|FAILED"; done\n'
+             'exit 0\n',
     "squeue": "exit 0\n",
     "sinfo": 'printf "PARTITION\\ncpu*\\ngpu\\n"\n',
     "scontrol": 'echo "MinJobAge = 300 sec"\n',
@@ -133,8 +135,9 @@ def test_the_profile_submits_gpu_jobs_through_sbatch(tmp_path):
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     repo = _copy_repo(tmp_path / "repo")
     (repo / "data" / "mnist").mkdir(parents=True)  # newer than the code: no prepare job for it
-    log = tmp_path / "sbatch.log"
-    env = {**ENV, "PATH": f"{fakes}{os.pathsep}{ENV['PATH']}", "FAKE_SLURM_LOG": str(log)}
+    calls_dir = tmp_path / "sbatch_calls"
+    calls_dir.mkdir()
+    env = {**ENV, "PATH": f"{fakes}{os.pathsep}{ENV['PATH']}", "FAKE_SLURM_DIR": str(calls_dir)}
     # two jobs: train (GPU rule) and prepare of the OOD set (CPU rule)
     result = subprocess.run([str(BIN / "snakemake"), "--profile", str(PROFILE), "--workflow-profile", "none",
                              "--slurm-init-seconds-before-status-checks", "1", "--slurm-status-attempts", "1",
@@ -144,11 +147,11 @@ def test_the_profile_submits_gpu_jobs_through_sbatch(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "SLURM-job" in output, output[-3000:]  # the fake cluster fails every job
     calls = {}
-    for line in log.read_text().splitlines():
-        _, args = line.split("\t", 1)
+    for call in calls_dir.glob("*.call"):
+        args = call.read_text()
         rule = re.search(r"--comment rule_(\w+?)_wildcards", args).group(1)
         calls[rule] = args
-    assert set(calls) == {"train", "prepare"}, calls
+    assert set(calls) == {"train", "prepare"}, (calls, output[-3000:])
     train, prepare = calls["train"], calls["prepare"]
     assert "--gpus=1" in train and "-p gpu" in train and "-t 240" in train and "--mem 16000" in train
     assert "--cpus-per-task=4" in train
