@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from hyperman import cli
-from hyperman.params import ParamsError, load, validate
+from hyperman.params import ParamsError, check_sections, load, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,9 +18,20 @@ def params():
 
 
 def test_the_shipped_params_are_valid(params):
+    """params.yaml and every file in configs/: a whole params file as it is, an overlay (fewer sections, e.g.
+    configs/fashion_mnist.yaml) merged over params.yaml the way `snakemake --configfile` merges it."""
+    from snakemake.utils import update_config
+
     assert validate(params) is params
     for extra in sorted((ROOT / "configs").glob("*.yaml")):
-        load(extra)
+        overlay = yaml.safe_load(extra.read_text())
+        if set(overlay) >= set(params):
+            load(extra)
+        else:
+            merged = copy.deepcopy(params)
+            update_config(merged, overlay)
+            assert merged != params, extra
+            check_sections(validate(merged))
 
 
 @pytest.mark.parametrize("path, value, expected", [
