@@ -8,7 +8,9 @@ CORES ?= all
 # make test's pytest workers (xdist): one more than the cores, since a worker that waits on a stage's subprocess
 # or a timed wait leaves its core to the others (2 cores: 3 workers took 584 s of pytest, 2 workers 682 s); each
 # test file stays in one worker (--dist loadfile), so its module fixtures are built once. TEST_WORKERS=0 runs
-# the suite in this process, one test after another.
+# the suite in this process, one test after another. --no-loadscope-reorder keeps tests/conftest.py's order
+# (longest files first): xdist's default sorts files by their number of tests, which started the one-test DVC
+# round trip 400 s into a 568 s run, so that it ran alone at the end.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 1 )))
 # Idle OpenMP threads sleep instead of spinning: with 2 threads on a 2-core machine that also runs another job,
 # spinning threads made a training step 16x slower here (4.0 s against 0.21 s; README, Devices).
@@ -45,7 +47,7 @@ seeds: $(STAMP)
 
 ## test: set up, then run the test suite
 test: $(STAMP)
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 clean-results:
 	rm -rf results .snakemake
