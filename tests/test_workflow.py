@@ -209,17 +209,49 @@ CLI_NAME = {"train_baseline": "train-baseline", "train_snapshot": "train-snapsho
             "seeds_report": "seeds-report"}
 
 
-@pytest.mark.parametrize("kind", ["prepare", "train", "train_baseline", "train_snapshot", "noise_ensemble", "sample",
-                                  "evaluate", "distill", "report", "seeds_report"])
-def test_every_module_a_stage_loads_is_one_of_its_code_inputs(kind):
+STAGE_KINDS = ["prepare", "train", "train_baseline", "train_snapshot", "noise_ensemble", "sample", "evaluate",
+               "distill", "report", "seeds_report"]
+
+# One interpreter imports the third-party packages (none of them imports hyperman), then forks a child per stage
+# that imports `hyperman.cli` and builds the stage's parser, as `hyperman <stage>` does: each child starts with no
+# hyperman module loaded, so its list is what that stage really imports, at one torch import for all stages.
+IMPORT_PROBE = """
+import json, os, sys
+import numpy, scipy, torch, yaml
+loaded = {}
+for kind, command in json.loads(sys.argv[1]).items():
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        from hyperman import cli
+        cli.build_parser(command)
+        with os.fdopen(write, "w") as out:
+            json.dump(sorted(m.__file__ for n, m in list(sys.modules.items())
+                             if n.split(".")[0] == "hyperman" and getattr(m, "__file__", None)), out)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as inp:
+        loaded[kind] = json.load(inp)
+    assert os.waitpid(pid, 0)[1] == 0, kind
+print(json.dumps(loaded))
+"""
+
+
+@pytest.fixture(scope="module")
+def stage_imports() -> dict[str, set[str]]:
+    """Each stage kind → the repository files of the hyperman modules `hyperman <stage>` imports."""
+    commands = json.dumps({kind: CLI_NAME.get(kind, kind) for kind in STAGE_KINDS})
+    loaded = json.loads(run([sys.executable, "-c", IMPORT_PROBE, commands], ROOT).stdout)
+    return {kind: {str(Path(f).resolve().relative_to(ROOT)) for f in files} for kind, files in loaded.items()}
+
+
+@pytest.mark.parametrize("kind", STAGE_KINDS)
+def test_every_module_a_stage_loads_is_one_of_its_code_inputs(kind, stage_imports):
     """The computed dependencies against what Python really imports for `hyperman <stage>`."""
-    probe = ("import json, sys\nfrom hyperman import cli\n"
-             f"cli.build_parser({CLI_NAME.get(kind, kind)!r})\n"
-             "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() "
-             "if n.split('.')[0] == 'hyperman' and getattr(m, '__file__', None))))")
-    loaded = json.loads(run([sys.executable, "-c", probe], ROOT).stdout)
-    loaded = {str(Path(f).resolve().relative_to(ROOT)) for f in loaded}
+    loaded = stage_imports[kind]
     code = set(pipeline.stage_code(kind))
+    assert "hyperman/cli.py" in loaded and len(loaded) > 3, loaded  # the probe saw the stage's imports
     assert loaded <= code, f"{kind} imports {sorted(loaded - code)} but they are not among its inputs"
     assert f"hyperman/stages/{kind}.py" in code
 
