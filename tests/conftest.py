@@ -126,8 +126,8 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
 # The longest test files first (their times: tests/README.md): under make test's `--dist loadfile` each worker
 # then starts on one of them, instead of one worker finishing the suite alone on a long file that sorts last
-# (test_snakemake_chain.py). The rest keeps its order; every worker sorts alike, as xdist requires.
-LONGEST_FIRST = ("test_snakemake_chain.py", "test_dvc_repro.py", "test_workflow.py", "test_faults.py",
+# (test_workflow_runs.py). The rest keeps its order; every worker sorts alike, as xdist requires.
+LONGEST_FIRST = ("test_workflow_runs.py", "test_workflow.py", "test_faults.py",
                  "test_diversity.py", "test_report.py", "test_scripts.py", "test_distributed.py")
 
 

@@ -2,7 +2,7 @@
 
 These tests compare the committed dvc.yaml, the Snakemake dry-run plan and
 workflow/pipeline.py. Real runs of the whole chain on configs/tiny.yaml are in
-files of their own: tests/test_snakemake_chain.py and tests/test_dvc_repro.py.
+a file of its own: tests/test_workflow_runs.py (Snakemake, then DVC from its outputs).
 """
 
 from __future__ import annotations

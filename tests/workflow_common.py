@@ -1,5 +1,5 @@
 """What the workflow tests share: the tools of this venv on PATH, a command runner that shows the tools' output
-on failure, and a temporary copy of the repository (tests/test_workflow.py, tests/test_dvc_repro.py)."""
+on failure, and a temporary copy of the repository (tests/test_workflow.py, tests/test_workflow_runs.py)."""
 
 from __future__ import annotations
 
