@@ -24,12 +24,13 @@ $(STAMP): requirements.txt pyproject.toml
 	@# -qq: the machine's pip configuration names find-links folders that do not all exist, and -q
 	@# still prints hundreds of harmless "Location ... is ignored" warnings; errors still show.
 	@# --no-compile, then compileall -j 0: pip byte-compiles every installed file on one core (74 of its 198 CPU
-	@# seconds here); compileall does the same work on every core. The .pyc files are still all there, so no
+	@# seconds here); compileall does the same work on every core. The .pyc files of all that runs are there, so no
 	@# process compiles at import (this machine sets PYTHONDONTWRITEBYTECODE=1: it would, every time).
-	@# A file some package ships that does not compile is skipped, as pip skips it.
+	@# A file some package ships that does not compile is skipped, as pip skips it. Skipped too: the packages'
+	@# own test suites and pip/setuptools, which nothing imports at run time (3,900 of 14,700 files: 63 → 45 CPU s).
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -qq --no-compile -r requirements.txt
-	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true
+	$(BIN)/python -m compileall -qq -j 0 -x '/tests?/|/site-packages/(pip|setuptools)/' $(VENV)/lib || true
 	$(BIN)/python -m pip install --disable-pip-version-check -qq --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
