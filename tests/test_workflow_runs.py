@@ -33,11 +33,11 @@ def snakemake_repo(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_snakemake_runs_the_tiny_chain_and_a_sweep_and_a_second_run_does_nothing(snakemake_repo):
-    """Real `snakemake` on configs/tiny.yaml with a one-run sweep over λ, β and a `sweep.settings` lever: every
-    stage of the main run and the sweep run's evaluation are written, the report draws the sweep's figures and chooses a setting, every rule's benchmark
-    is kept, the self-contained HTML report holds the figures, a second run does nothing, and an edit of a module
-    plans exactly the rules that import it. Four snakemake calls (each parses the Snakefile, which imports torch):
-    the HTML report is made before the edit, so no `--touch` is needed."""
+    """Real `snakemake` on configs/tiny.yaml with a one-run sweep over λ, β and a `sweep.settings` lever (the
+    fixture's run): every stage of the main run and the sweep run's evaluation are written, the report draws the
+    sweep's figures and chooses a setting, every rule's benchmark is kept, the self-contained HTML report holds the
+    figures, a second run does nothing, and an edit of a module plans exactly the rules that import it. The HTML
+    report is made before the edit, so no `--touch` is needed."""
     repo = snakemake_repo
     metrics = json.loads((repo / "results/main/evaluate/metrics.json").read_text())
     assert 0.0 <= metrics["hypernet"]["members"]["accuracy_mean"] <= 1.0

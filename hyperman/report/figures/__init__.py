@@ -78,8 +78,8 @@ FIGURES = [
      "noise; intensity 0 is the clean test set) for every model's mean-probability ensemble (solid) and the "
      "hypernetwork's mean member (dashed), on the subset of test images the benchmark used: a flatter curve "
      "degrades more gracefully, and an NLL/ECE that grows slower than the error means the model knows it is "
-     "unsure. These are synthetic shifts of the test images (after Ovadia et al. 2019), not natural ones, and one image "
-     "subset without intervals: small gaps between lines are not evidence."),
+     "unsure. These are synthetic shifts of the test images (after Ovadia et al. 2019), not natural ones, "
+     "and one image subset without intervals: small gaps between lines are not evidence."),
     ("models_comparison", fig_models_comparison, True, "comparisons", "Paired differences with intervals",
      "Forest plot of the hypernetwork ensemble minus each model (rows) on accuracy (pp), NLL, ECE, Brier score "
      "and OOD AUROC (panels): the point is the difference on the test set, the bar its paired-bootstrap 95 % "
