@@ -25,7 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from hyperman import outputs, stats  # noqa: E402
 
-MEMBER_FLOOR, WORST_FLOOR, TRAIN_MINUTES = 0.988, 0.980, 20.0  # the diversity issue's targets
+# the diversity issue's member targets (mean, worst of every GROUP) exist for MNIST only; on another training set
+# (Fashion-MNIST: its members sit near 90 %) the members are shown without a verdict
+MEMBER_FLOORS = {"mnist": (0.988, 0.980)}
+TRAIN_MINUTES = 20.0
 GROUP = 100  # "the worst of every 100"
 HYPER, DEEP = "hypernet_ensemble", "deep_ensemble"
 SCORES = (("mutual_information", "MI"), ("entropy", "entropy"))
@@ -107,9 +110,18 @@ def targets(evaluate: Path) -> list[tuple[str, str, str]]:
     models, rows = m["models"], []
     mean = sum(members) / len(members)
     worst = [min(members[i:i + GROUP]) for i in range(0, len(members) - GROUP + 1, GROUP)]
-    rows.append(("mean member ≥ 98.8 %", f"{100 * mean:.2f} % ({len(members)} nets)", _verdict(mean >= MEMBER_FLOOR)))
-    rows.append((f"worst of every {GROUP} ≥ 98.0 %", " / ".join(f"{100 * w:.2f}" for w in worst) + " %"
-                 if worst else f"fewer than {GROUP} nets", _verdict(min(worst) >= WORST_FLOOR) if worst else "–"))
+    dataset = m.get("inputs", {}).get("dataset", "mnist")
+    floors = MEMBER_FLOORS.get(dataset)
+    worst_text = " / ".join(f"{100 * w:.2f}" for w in worst) + " %" if worst else f"fewer than {GROUP} nets"
+    if floors is None:
+        rows.append((f"mean member (no target on {dataset}: shown)", f"{100 * mean:.2f} % ({len(members)} nets)",
+                     "–"))
+        rows.append((f"worst of every {GROUP} (no target on {dataset}: shown)", worst_text, "–"))
+    else:
+        rows.append((f"mean member ≥ {100 * floors[0]:.1f} %", f"{100 * mean:.2f} % ({len(members)} nets)",
+                     _verdict(mean >= floors[0])))
+        rows.append((f"worst of every {GROUP} ≥ {100 * floors[1]:.1f} %", worst_text,
+                     _verdict(min(worst) >= floors[1]) if worst else "–"))
     if DEEP not in models:
         return rows + [("ensemble vs deep ensemble", "not evaluated", "–")]
     rows += _corrected(_claims(m))

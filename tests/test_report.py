@@ -272,7 +272,7 @@ def test_the_targets_benchmark_prints_a_verdict_per_target_of_a_finished_evaluat
     """benchmarks/diversity_targets.py on a real (tiny) evaluation: every target gets a line and a verdict that
     follows the metrics (the member floor, the NLL claim only "met" when its interval lies below 0 and Holm
     agrees, both OOD scores on the real OOD set), the sweep folder a line of its own; a missing evaluation is
-    refused with exit code 2."""
+    refused with exit code 2; a run trained on Fashion-MNIST shows its members without the MNIST floors."""
     script = [sys.executable, str(ROOT / "benchmarks/diversity_targets.py")]
     out = subprocess.run([*script, "--evaluate", str(run["eval"]), "--sweep", str(run["eval"])], capture_output=True,
                          text=True, check=True).stdout.splitlines()
@@ -292,3 +292,13 @@ def test_the_targets_benchmark_prints_a_verdict_per_target_of_a_finished_evaluat
     assert out[-1].startswith(f"{run['eval']}: members ")
     missing = subprocess.run([*script, "--evaluate", str(tmp_path / "none")], capture_output=True, text=True)
     assert missing.returncode == 2 and "make run" in missing.stderr
+    # trained on Fashion-MNIST: the MNIST member floors do not apply, the members are shown without a verdict
+    fashion = tmp_path / "fashion"
+    shutil.copytree(run["eval"], fashion)
+    metrics["inputs"]["dataset"] = "fashion-mnist"
+    (fashion / "metrics.json").write_text(json.dumps(metrics))
+    out = subprocess.run([*script, "--evaluate", str(fashion), "--sweep"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    line = next(x for x in out if x.startswith("mean member"))
+    assert "no target on fashion-mnist" in line and "met" not in line and "nets)" in line
+    assert any(x.startswith("ensemble NLL below") for x in out)  # the comparison with the deep ensemble stays
