@@ -1,4 +1,4 @@
-"""The workflow: Snakemake and DVC describe the same stages, and both run the whole chain.
+"""The workflow: Snakemake and DVC describe the same stages, and the chain runs through both.
 
 These tests compare the committed dvc.yaml, the Snakemake dry-run plan and
 workflow/pipeline.py. Real runs of the whole chain on configs/tiny.yaml are in
