@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from hyperman import cli
-from hyperman.report.choice import candidates, choice_section, choose
+from hyperman.report.choice import by_setting, candidates, choice_section, choose
 
 
 def _run(tmp_path, name: str, member: float, nll: float, test_nll: float) -> dict:
@@ -42,10 +42,35 @@ def test_the_choice_is_the_best_validation_nll_above_the_floor_and_ignores_the_t
     assert choose(runs, 0.99) is None
 
 
+def _seeded(tmp_path, name: str, seed: int, lam: float, member: float, nll: float) -> dict:
+    return {"folder": f"results/{name}/evaluate", "lambda": lam, "seed": seed, "beta": 2.0,
+            "metrics": _run(tmp_path, name, member, nll, 0.03)}
+
+
+def test_a_setting_is_chosen_on_its_mean_over_seeds_not_its_luckiest_seed(tmp_path):
+    """λ=10000 has the single best run (0.0300) but a bad second seed (0.0500, mean 0.0400); λ=30000's two seeds
+    (the main run, 0.0366, and 0.0370) are better on average: the choice is λ=30000, with both its runs."""
+    inputs = _inputs(tmp_path, 0.985)
+    inputs["metrics"] = _run(tmp_path, "main", 0.9873, 0.0366, 0.0268)
+    inputs["sweep"] = [_seeded(tmp_path, "m1", 1, 3e4, 0.9869, 0.0370),
+                       _seeded(tmp_path, "a0", 0, 1e4, 0.9870, 0.0300),
+                       _seeded(tmp_path, "a1", 1, 1e4, 0.9840, 0.0500)]
+    inputs["metrics"]["inputs"] = {}
+    runs = candidates(inputs)
+    runs[0]["setting"] = "λ=30000, β=2"  # the main run's label is read from its checkpoint, absent here
+    settings = {s["setting"]: s for s in by_setting(runs)}
+    assert settings["λ=10000, β=2"]["validation"]["val_ensemble_nll"] == pytest.approx(0.04)
+    assert settings["λ=10000, β=2"]["spread"]["val_ensemble_nll"] == pytest.approx(0.0141421, rel=1e-4)
+    best = choose(runs, 0.985)
+    assert best["setting"] == "λ=30000, β=2" and best["seeds"] == 2
+    assert [r["name"] for r in best["runs"]] == ["main run", "results/m1/evaluate"]
+    assert choose(runs, 0.9872) is None  # the floor is on the mean: 98.71 % falls short, though the main run has 98.73
+
+
 def test_the_section_names_the_choice_or_says_there_is_none(tmp_path):
     table = lambda header, rows: "\n".join(" | ".join(map(str, r)) for r in [header, *rows])  # noqa: E731
     text = "\n".join(choice_section(_inputs(tmp_path, 0.985), table))
-    assert "Chosen for the ensemble: **λ=10000, β=2** (`results/a/evaluate`)" in text
+    assert "Chosen for the ensemble: **λ=10000, β=2** (mean of 1 seed)" in text
     assert "is not the best setting this sweep found" in text
     assert text.index("**λ=10000, β=2**") < text.index("λ=30000, β=6")  # rows sorted by validation NLL
     none = "\n".join(choice_section(_inputs(tmp_path, 0.995), table))

@@ -204,10 +204,13 @@ def test_frontier_places_each_sweep_run_and_baseline_at_its_numbers(frontier, tm
     assert not [line for line in nll.lines if line.get_gid() == "chosen"]  # no choice made: no ring
 
 
-def test_frontier_rings_the_chosen_setting(frontier, tmp_path):
-    frontier["chosen"] = frontier["sweep"][1]
+def test_frontier_rings_every_seed_of_the_chosen_setting(frontier, tmp_path):
+    frontier["chosen"] = {"runs": [frontier["sweep"][1]]}
     ring = _line(_draw("frontier", frontier, tmp_path)[1], "chosen")
-    assert (ring.get_xdata()[0], ring.get_ydata()[0]) == (pytest.approx(98.77), pytest.approx(0.0298))
+    assert (list(ring.get_xdata()), list(ring.get_ydata())) == ([pytest.approx(98.77)], [pytest.approx(0.0298)])
+    frontier["chosen"] = {"runs": [frontier["sweep"][1], frontier["sweep"][2]]}  # a setting trained on two seeds
+    ring = _line(_draw("frontier", frontier, tmp_path)[1], "chosen")
+    assert list(ring.get_ydata()) == [pytest.approx(0.0298), pytest.approx(0.04)]
 
 
 def test_frontier_points_read_the_newest_keys_first(frontier):

@@ -7,6 +7,7 @@ a file of its own: tests/test_workflow_runs.py (Snakemake, then DVC from its out
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sys
@@ -109,24 +110,30 @@ def test_a_sweep_expands_into_runs(tmp_path):
     check_plan_matches(ROOT, config, plan=plan)  # the same plan: each snakemake call parses the Snakefile anew
 
 
-def test_the_frontier_sweep_is_opt_in_and_crosses_lambda_and_beta():
-    """params.yaml's sweep is off in the default study and `make sweep`'s overlay turns it on: λ × β, less the
-    point that is the main run, each run training with its own λ and β, the report choosing with the floor."""
+def test_the_frontier_sweep_is_opt_in_and_crosses_lambda_beta_settings_and_seeds():
+    """params.yaml's sweep is off in the default study and `make sweep`'s overlay turns it on: λ × β × settings ×
+    seeds, less the point that is the main run, each run training with its own values, the report choosing with
+    the floor."""
     default = snakemake_plan(ROOT)
     assert sum(j["rule"] == "train" for j in default.values()) == 1
     assert "--member-floor" not in next(j for j in default.values() if j["rule"] == "report")["command"]
     config = yaml.safe_load((ROOT / "params.yaml").read_text())
-    sweep = config["sweep"]
+    sweep, train = config["sweep"], config["train"]
+    settings = sweep.get("settings") or {}
     plan = snakemake_plan(ROOT, "--configfile", "workflow/frontier.yaml")
-    trained = sorted((float(re.search(r"--lambda (\S+)", j["command"]).group(1)),
-                      float(re.search(r"--function-weight (\S+)", j["command"]).group(1)))
-                     for j in plan.values() if j["rule"] == "train")
-    grid = sorted((float(lam), float(beta)) for lam in sweep["lambdas"] for beta in sweep["function_weights"])
-    main = (float(config["train"]["lambda"]), float(config["train"]["function_weight"]))
-    assert main in grid and trained == grid  # each setting trained once: the main run is the point it equals
+
+    def flag(command: str, name: str) -> float:
+        return float(re.search(rf"--{name.replace('_', '-')} (\S+)", command).group(1))
+
+    axes = ["lambda", "function_weight", *settings, "seed"]
+    trained = sorted(tuple(flag(j["command"], a) for a in axes) for j in plan.values() if j["rule"] == "train")
+    grid = sorted(itertools.product(*[[float(v) for v in values] for values in (
+        sweep["lambdas"], sweep["function_weights"], *settings.values(), sweep["seeds"] or [train["seed"]])]))
+    main = tuple(float(train[a]) for a in axes)
+    assert main in grid and trained == grid  # each point trained once: the main run is the point it equals
     report = next(j for j in plan.values() if j["rule"] == "report")["command"]
     assert f"--member-floor {sweep['member_floor']}" in report
-    assert report.count("/evaluate") == len(grid)  # main (--evaluate) and every other setting (--sweep)
+    assert report.count("/evaluate") == len(grid)  # main (--evaluate) and every other point (--sweep)
     merged = {**config, "sweep": {**sweep, "enabled": True}}
     check_plan_matches(ROOT, merged, plan=plan)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 
 from .figures.frontier import hypernet_point
@@ -46,60 +47,106 @@ def candidates(inputs: dict) -> list[dict]:
             for run in runs]
 
 
-def _eligible(runs: list[dict], floor: float) -> list[dict]:
-    return [r for r in runs if r["validation"] and r["validation"]["val_acc_mean"] >= floor
-            and math.isfinite(r["validation"]["val_ensemble_nll"])]
+def by_setting(runs: list[dict]) -> list[dict]:
+    """One entry per setting: its runs (one per training seed of `sweep.seeds`) and the mean of their validation
+    figures (None unless every run has them), with the spread over seeds. A setting is chosen on its mean, not on
+    its luckiest seed: with one run per seed, the best single run would be picked partly for its seed."""
+    groups: dict[str, list[dict]] = {}
+    for i, run in enumerate(runs):  # a run whose setting could not be read ("?") is a setting of its own
+        groups.setdefault(run["setting"] if run["setting"] != "?" else f"?{i}", []).append(run)
+    settings = []
+    for members in groups.values():
+        figures = [r["validation"] for r in members if r["validation"]]
+        whole = len(figures) == len(members)
+        settings.append({"setting": members[0]["setting"], "runs": members, "seeds": len(members),
+                         "validation": {k: statistics.fmean(f[k] for f in figures) for k in VALIDATION_KEYS}
+                         if whole else None,
+                         "spread": {k: statistics.stdev(f[k] for f in figures) for k in VALIDATION_KEYS}
+                         if whole and len(figures) > 1 else None})
+    return settings
+
+
+def _eligible(settings: list[dict], floor: float) -> list[dict]:
+    return [s for s in settings if s["validation"] and s["validation"]["val_acc_mean"] >= floor
+            and math.isfinite(s["validation"]["val_ensemble_nll"])]
 
 
 def choose(runs: list[dict], floor: float) -> dict | None:
-    """The run with the lowest validation ensemble NLL among those whose validation members reach `floor`."""
-    return min(_eligible(runs, floor), key=lambda r: r["validation"]["val_ensemble_nll"], default=None)
+    """The setting with the lowest validation ensemble NLL, averaged over its seeds, among those whose mean
+    validation members reach `floor`: an entry of by_setting (its runs are the chosen runs)."""
+    return min(_eligible(by_setting(runs), floor), key=lambda s: s["validation"]["val_ensemble_nll"], default=None)
 
 
 def settle(inputs: dict) -> tuple[list[dict], dict | None]:
-    """The candidates and the chosen one, read once per report (the frontier figure and report.md share them)."""
+    """The candidates and the chosen setting, read once per report (the frontier figure and report.md share
+    them)."""
     if "choice" not in inputs:
         runs = candidates(inputs)
         inputs["choice"] = (runs, choose(runs, inputs["cfg"].member_floor))
     return inputs["choice"]
 
 
-def choice_section(inputs: dict, table) -> list[str]:
-    """report.md's section: every candidate's validation and test figures, and the chosen setting."""
-    (runs, best), floor = settle(inputs), inputs["cfg"].member_floor
+def _pct(x: float | None) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{100 * x:.2f}"
 
-    def pct(x):
-        return "–" if x is None or not math.isfinite(x) else f"{100 * x:.2f}"
 
+def _with_spread(setting: dict, key: str, scale: float, digits: int) -> str:
+    """'98.71' or '98.71 ± 0.04' (the std over the setting's seeds, when it has several)."""
+    mean = (setting["validation"] or {}).get(key)
+    if mean is None:
+        return "–"
+    text = f"{scale * mean:.{digits}f}"
+    return text + (f" ± {scale * setting['spread'][key]:.{digits}f}" if setting["spread"] else "")
+
+
+def _run_rows(runs: list[dict], chosen: list[dict]) -> list[list[str]]:
+    """The per-run table's rows, best validation NLL first: each seed's validation and test figures."""
     rows = []
     for r in sorted(runs, key=lambda r: (r["validation"] or {}).get("val_ensemble_nll", math.inf)):
         v, t = r["validation"] or {}, r["test"]
-        rows.append([("**" + r["setting"] + "**") if r is best else r["setting"],
+        rows.append([("**" + r["setting"] + "**") if any(r is c for c in chosen) else r["setting"],
                      "main" if r["name"] == "main run" else f"`{r['folder']}`",
-                     pct(v.get("val_acc_mean")), pct(v.get("val_ensemble_acc")),
+                     _pct(v.get("val_acc_mean")), _pct(v.get("val_ensemble_acc")),
                      "–" if "val_ensemble_nll" not in v else f"{v['val_ensemble_nll']:.4f}",
-                     pct(v.get("val_disagreement")), pct(t["member_accuracy"]), pct(t["disagreement"]),
+                     _pct(v.get("val_disagreement")), _pct(t["member_accuracy"]), _pct(t["disagreement"]),
                      "–" if t["nll"] is None else f"{t['nll']:.4f}",
                      "–" if t["ood_auroc"] is None else f"{t['ood_auroc']:.4f}"])
-    m = inputs["metrics"]
-    eligible = len(_eligible(runs, floor))
+    return rows
+
+
+def _verdict(best: dict | None, eligible: int, settings: int, floor: float) -> str:
     if best is None:
-        verdict = (f"No setting is chosen: none has validation members at {100 * floor:.2f} % or better "
-                   "(`sweep.member_floor`).")
-    else:
-        where = "the main run" if best["name"] == "main run" else f"`{best['folder']}`"
-        verdict = (f"Chosen for the ensemble: **{best['setting']}** ({where}), the lowest validation ensemble NLL "
-                   f"among the {eligible} of {len(runs)} settings whose validation members reach "
-                   f"{100 * floor:.2f} %."
-                   + ("" if best["name"] == "main run" else " It is not the main run's setting: the default "
-                      "(params.yaml `train`) is not the best setting this sweep found."))
+        return (f"No setting is chosen: none has mean validation members at {100 * floor:.2f} % or better "
+                "(`sweep.member_floor`).")
+    main = any(r["name"] == "main run" for r in best["runs"])
+    return (f"Chosen for the ensemble: **{best['setting']}** (mean of {best['seeds']} seed"
+            f"{'s' if best['seeds'] > 1 else ''}{', the main run among them' if main else ''}), the lowest mean "
+            f"validation ensemble NLL among the {eligible} of {settings} settings whose mean validation members "
+            f"reach {100 * floor:.2f} %."
+            + ("" if main else " It is not the main run's setting: the default (params.yaml `train`) is not the "
+               "best setting this sweep found."))
+
+
+def choice_section(inputs: dict, table) -> list[str]:
+    """report.md's section: each setting's validation figures over its seeds and the chosen one, then every
+    run's validation and test figures."""
+    (runs, best), floor = settle(inputs), inputs["cfg"].member_floor
+    settings = sorted(by_setting(runs), key=lambda s: (s["validation"] or {}).get("val_ensemble_nll", math.inf))
+    setting_rows = [[("**" + s["setting"] + "**") if best and s["runs"] == best["runs"] else s["setting"], str(s["seeds"]), _with_spread(s, "val_acc_mean", 100, 2),
+                     _with_spread(s, "val_ensemble_acc", 100, 2), _with_spread(s, "val_ensemble_nll", 1, 4),
+                     _with_spread(s, "val_disagreement", 100, 2)] for s in settings]
+    m = inputs["metrics"]
     return ["", "## Which setting is best for the ensemble", "",
-            "One row per trained setting (the main run and the sweep runs), best first. The choice uses only the "
-            "validation figures training wrote at its last step (held-out training images, `train.eval_nets` "
-            "sampled nets); the test columns come from "
-            "each run's evaluation (its members, their pairwise disagreement, the ensemble of "
-            f"{value(m, 'hypernet.ensemble_gain_detail.size')} nets, OOD AUROC by mutual information). One seed per "
-            "setting, so differences smaller than the seed-to-seed spread are not evidence.", "",
+            "One row per setting, best first: the mean (± the std over training seeds, where `sweep.seeds` gives "
+            "several) of the validation figures training wrote at its last step (held-out training images, "
+            "`train.eval_nets` sampled nets). The choice uses these means only, never the test set; a difference "
+            "smaller than the seed-to-seed spread is not evidence.", "",
+            table(["setting", "seeds", "val. member %", "val. ensemble %", "val. ensemble NLL",
+                   "val. disagreement %"], setting_rows), "",
+            _verdict(best, len(_eligible(by_setting(runs), floor)), len(settings), floor), "",
+            "Every run, best validation NLL first; the test columns come from each run's evaluation (its members, "
+            "their pairwise disagreement, the ensemble of "
+            f"{value(m, 'hypernet.ensemble_gain_detail.size')} nets, OOD AUROC by mutual information).", "",
             table(["setting", "run", "val. member %", "val. ensemble %", "val. ensemble NLL",
                    "val. disagreement %", "test member %", "test disagreement %", "test ensemble NLL",
-                   "OOD AUROC"], rows), "", verdict]
+                   "OOD AUROC"], _run_rows(runs, best["runs"] if best else []))]

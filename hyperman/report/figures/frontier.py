@@ -106,10 +106,12 @@ def fig_frontier(plt, inputs: dict):
             ax.plot([100 * main["member_accuracy"]], [scale * main[key]], marker="*", ms=13, ls="none",
                     color=COLORS["hyper"], mfc="white", mew=1.5, label="hypernetwork (main run)", gid="main", zorder=2)
         _draw_baselines(ax, baselines, key, scale)
-        chosen = hypernet_point(inputs["chosen"]["metrics"]) if inputs.get("chosen") else {}
-        if finite(chosen.get(key)) and finite(chosen.get("member_accuracy")):
-            ax.plot([100 * chosen["member_accuracy"]], [scale * chosen[key]], marker="o", ms=15, ls="none",
-                    mfc="none", mec="red", mew=1.5, label="chosen by validation ensemble NLL", gid="chosen", zorder=4)
+        chosen = [hypernet_point(r["metrics"]) for r in (inputs.get("chosen") or {}).get("runs", [])]
+        chosen = [c for c in chosen if finite(c[key]) and finite(c["member_accuracy"])]
+        if chosen:  # every seed of the chosen setting
+            ax.plot([100 * c["member_accuracy"] for c in chosen], [scale * c[key] for c in chosen], marker="o",
+                    ms=15, ls="none", mfc="none", mec="red", mew=1.5, label="chosen by validation ensemble NLL",
+                    gid="chosen", zorder=4)
         if not shown:
             ax.text(0.5, 0.5, "no sweep run\nmeasured this", transform=ax.transAxes, ha="center", va="center",
                     color="gray")
