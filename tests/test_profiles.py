@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(shutil.which("snakemake", path=str(BIN)) is None
 def sweep_config(tmp_path: Path) -> Path:
     config = yaml.safe_load((ROOT / "params.yaml").read_text())
     config["sweep"] = {**config["sweep"], "enabled": True, "lambdas": [1000, "inf"], "function_weights": [],
-                       "seeds": [0, 1]}
+                       "settings": None, "seeds": [0, 1]}
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

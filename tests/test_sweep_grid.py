@@ -50,7 +50,7 @@ def test_a_sweep_of_settings_alone_varies_them_around_the_main_run():
 def test_the_planned_training_of_a_settings_run_carries_its_flags():
     config = yaml.safe_load((ROOT / "params.yaml").read_text())
     config["sweep"] = {**config["sweep"], "enabled": True, "lambdas": [], "function_weights": [],
-                       "settings": {"outlier_probes": [16], "latent_components": [4]}}
+                       "settings": {"outlier_probes": [16], "latent_components": [4]}, "seeds": []}
     (run,) = pipeline.sweep_runs(config)
     assert run == f"lambda{config['train']['lambda']}-outlier_probes16-latent_components4-seed0"
     words = [str(word) for word in pipeline.stage(config, "train", run=run).argv]

@@ -97,7 +97,7 @@ def test_the_dvc_command_runs_the_same_hyperman_command():
 def test_a_sweep_expands_into_runs(tmp_path):
     config = yaml.safe_load((ROOT / "params.yaml").read_text())
     config["sweep"] = {**config["sweep"], "enabled": True, "lambdas": [1000, 100000, "inf"], "function_weights": [],
-                       "seeds": [0, 1]}  # a --configfile merges over params.yaml: every key given
+                       "settings": None, "seeds": [0, 1]}  # merged over params.yaml: None clears its settings
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(config))
     plan = snakemake_plan(ROOT, "--configfile", str(path))
@@ -142,7 +142,8 @@ def test_the_seeds_study_is_opt_in_and_plans_its_replicates():
     """`make seeds` (workflow/seeds.yaml over params.yaml): replicate 0 is the main run itself; replicate r trains G
     with train.seed + r and its own deep ensemble (baseline.seeds + r × stride), samples and evaluates it without
     the snapshot and noise ensembles, and the seeds report reads every replicate, the main run first. The default
-    study plans none of it (test_the_frontier_sweep_is_opt_in_and_crosses_lambda_and_beta's default plan)."""
+    study plans none of it (the default plan of
+    test_the_frontier_sweep_is_opt_in_and_crosses_lambda_beta_settings_and_seeds)."""
     config = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert config["seeds"]["enabled"] is False and not pipeline.seed_runs(config)
     assert not any(s.rule == "seeds_report" for s in pipeline.all_stages(config))

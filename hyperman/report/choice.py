@@ -132,7 +132,8 @@ def choice_section(inputs: dict, table) -> list[str]:
     run's validation and test figures."""
     (runs, best), floor = settle(inputs), inputs["cfg"].member_floor
     settings = sorted(by_setting(runs), key=lambda s: (s["validation"] or {}).get("val_ensemble_nll", math.inf))
-    setting_rows = [[("**" + s["setting"] + "**") if best and s["runs"] == best["runs"] else s["setting"], str(s["seeds"]), _with_spread(s, "val_acc_mean", 100, 2),
+    setting_rows = [[("**" + s["setting"] + "**") if best and s["runs"] == best["runs"] else s["setting"],
+                     str(s["seeds"]), _with_spread(s, "val_acc_mean", 100, 2),
                      _with_spread(s, "val_ensemble_acc", 100, 2), _with_spread(s, "val_ensemble_nll", 1, 4),
                      _with_spread(s, "val_disagreement", 100, 2)] for s in settings]
     m = inputs["metrics"]
