@@ -12,11 +12,12 @@ from hyperman import cli
 from hyperman.report.choice import by_setting, candidates, choice_section, choose
 
 
-def _run(tmp_path, name: str, member: float, nll: float, test_nll: float) -> dict:
+def _run(tmp_path, name: str, member: float, nll: float, test_nll: float, flops: float = 62e12) -> dict:
     """A sweep run's metrics.json as the report reads it, with its training summary on disk."""
     summary = tmp_path / f"{name}_train_summary.json"
     summary.write_text(json.dumps({"val_acc_mean": member, "val_ensemble_acc": member + 0.002,
-                                   "val_ensemble_nll": nll, "val_disagreement": 0.01, "train_seconds": 1.0}))
+                                   "val_ensemble_nll": nll, "val_disagreement": 0.01, "train_seconds": 1.0,
+                                   "compute": {"train_flops": flops}}))
     return {"timing": {"hypernet_train_summary": str(summary)},
             "hypernet": {"members": {"accuracy_mean": member + 0.002}, "ensemble": {"nll": [test_nll]},
                          "ensemble_gain_detail": {"size": 100}},
@@ -42,9 +43,9 @@ def test_the_choice_is_the_best_validation_nll_above_the_floor_and_ignores_the_t
     assert choose(runs, 0.99) is None
 
 
-def _seeded(tmp_path, name: str, seed: int, lam: float, member: float, nll: float) -> dict:
+def _seeded(tmp_path, name: str, seed: int, lam: float, member: float, nll: float, flops: float = 62e12) -> dict:
     return {"folder": f"results/{name}/evaluate", "lambda": lam, "seed": seed, "beta": 2.0,
-            "metrics": _run(tmp_path, name, member, nll, 0.03)}
+            "metrics": _run(tmp_path, name, member, nll, 0.03, flops)}
 
 
 def test_a_setting_is_chosen_on_its_mean_over_seeds_not_its_luckiest_seed(tmp_path):
@@ -71,7 +72,7 @@ def test_the_section_names_the_choice_or_says_there_is_none(tmp_path):
     table = lambda header, rows: "\n".join(" | ".join(map(str, r)) for r in [header, *rows])  # noqa: E731
     text = "\n".join(choice_section(_inputs(tmp_path, 0.985), table))
     assert "Chosen for the ensemble: **λ=10000, β=2** (mean of 1 seed)" in text
-    assert "is not the best setting this sweep found" in text
+    assert "is not the setting this sweep chose" in text
     assert text.index("**λ=10000, β=2**") < text.index("λ=30000, β=6")  # rows sorted by validation NLL
     none = "\n".join(choice_section(_inputs(tmp_path, 0.995), table))
     assert "No setting is chosen" in none and "99.50 %" in none
@@ -104,3 +105,26 @@ def test_a_sweep_runs_label_names_the_levers_off_their_default(tmp_path):
     assert labels["levers"]["settings"] == {"latent_components": 4, "outlier_probes": 16, "layer_weights": "rising"}
     assert run_label(labels["plain"]) == "λ=30000, β=2"
     assert run_label(labels["levers"]) == "λ=30000, β=2, latent_components=4, outlier_probes=16, layer_weights=rising"
+
+
+@pytest.mark.parametrize("costly_nll, chosen", [
+    (0.0410, "λ=30000, β=2"),   # 0.0005 below the cheap one's mean: within one standard error, the cheap one stays
+    (0.0300, "λ=10000, β=2"),   # 0.0115 below: beyond one standard error (0.0023), the costly one is chosen
+])
+def test_a_costlier_setting_must_beat_the_cheapest_by_more_than_one_standard_error(tmp_path, costly_nll, chosen):
+    """The cheap setting's seeds give 0.0415 ± 0.0023 (std 0.0033 over 2 seeds); the costly one (1.33× the FLOPs)
+    has two identical seeds at `costly_nll`, so its own standard error is 0: the rule must use the error of the
+    difference, not the lowest setting's alone, and the FLOPs must order the settings within it."""
+    inputs = _inputs(tmp_path, 0.985)
+    inputs["metrics"] = _run(tmp_path, "main", 0.9873, 0.0392, 0.0268)
+    inputs["sweep"] = [_seeded(tmp_path, "m1", 1, 3e4, 0.9869, 0.0438),
+                       _seeded(tmp_path, "c0", 0, 1e4, 0.9870, costly_nll, 82e12),
+                       _seeded(tmp_path, "c1", 1, 1e4, 0.9870, costly_nll, 82e12)]
+    runs = candidates(inputs)
+    runs[0]["setting"] = "λ=30000, β=2"
+    best = choose(runs, 0.985)
+    assert best["setting"] == chosen
+    table = lambda header, rows: "\n".join(" | ".join(map(str, r)) for r in [header, *rows])  # noqa: E731
+    text = "\n".join(choice_section({**inputs, "choice": (runs, best)}, table))
+    assert ("one-standard-error rule takes it" in text) == (chosen == "λ=30000, β=2")
+    assert "| 82.0" in text and "| 62.0" in text  # each setting's training TFLOP

@@ -30,7 +30,9 @@ def validation_figures(metrics: dict, where: str) -> dict | None:
         raise ReportError(f"{where}: {path} is not JSON ({error})") from None
     if not all(isinstance(summary.get(k), (int, float)) for k in VALIDATION_KEYS):
         return None  # a run without validation (eval_nets = 0 or an older summary)
-    return {k: float(summary[k]) for k in VALIDATION_KEYS}
+    flops = (summary.get("compute") or {}).get("train_flops")
+    return {**{k: float(summary[k]) for k in VALIDATION_KEYS},
+            "train_flops": float(flops) if isinstance(flops, (int, float)) else math.nan}
 
 
 def candidates(inputs: dict) -> list[dict]:
@@ -58,10 +60,10 @@ def by_setting(runs: list[dict]) -> list[dict]:
     for members in groups.values():
         figures = [r["validation"] for r in members if r["validation"]]
         whole = len(figures) == len(members)
+        keys = (*VALIDATION_KEYS, "train_flops")
         settings.append({"setting": members[0]["setting"], "runs": members, "seeds": len(members),
-                         "validation": {k: statistics.fmean(f[k] for f in figures) for k in VALIDATION_KEYS}
-                         if whole else None,
-                         "spread": {k: statistics.stdev(f[k] for f in figures) for k in VALIDATION_KEYS}
+                         "validation": {k: statistics.fmean(f[k] for f in figures) for k in keys} if whole else None,
+                         "spread": {k: statistics.stdev(f[k] for f in figures) for k in keys}
                          if whole and len(figures) > 1 else None})
     return settings
 
@@ -71,10 +73,45 @@ def _eligible(settings: list[dict], floor: float) -> list[dict]:
             and math.isfinite(s["validation"]["val_ensemble_nll"])]
 
 
+def _nll(setting: dict) -> float:
+    return setting["validation"]["val_ensemble_nll"]
+
+
+def standard_error(setting: dict) -> float:
+    """The standard error of a setting's mean validation ensemble NLL over its seeds (0 with one seed)."""
+    return setting["spread"]["val_ensemble_nll"] / math.sqrt(setting["seeds"]) if setting["spread"] else 0.0
+
+
+def within_noise(setting: dict, lowest: dict) -> bool:
+    """Whether a setting's mean validation NLL is within one standard error of the difference of the lowest:
+    NLL − lowest NLL ≤ √(SE² + SE_lowest²)."""
+    return _nll(setting) - _nll(lowest) <= math.hypot(standard_error(setting), standard_error(lowest))
+
+
 def choose(runs: list[dict], floor: float) -> dict | None:
-    """The setting with the lowest validation ensemble NLL, averaged over its seeds, among those whose mean
-    validation members reach `floor`: an entry of by_setting (its runs are the chosen runs)."""
-    return min(_eligible(by_setting(runs), floor), key=lambda s: s["validation"]["val_ensemble_nll"], default=None)
+    """A one-standard-error rule (after Hastie, Tibshirani & Friedman, ESL §7.10) on validation ensemble NLL
+    averaged over seeds: among the settings whose mean validation members reach `floor`, those within one standard
+    error (of the difference) of the lowest mean NLL; of these, the one that costs the fewest training FLOPs (then
+    the lowest NLL). Why: two seeds of the default gave 0.037 and 0.047, a spread larger than the gaps between
+    settings, so a setting that costs more must beat a cheaper one by more than the noise. With one seed per
+    setting (no standard error) this is the lowest NLL. An entry of by_setting, or None."""
+    eligible = _eligible(by_setting(runs), floor)
+    if not eligible:
+        return None
+    lowest = min(eligible, key=_nll)
+    return min([s for s in eligible if within_noise(s, lowest)], key=lambda s: (_flops_order(s), _nll(s)))
+
+
+def _flops_order(setting: dict) -> float:
+    """A setting's mean training FLOPs, for ordering; a run that did not record them sorts last."""
+    flops = setting["validation"]["train_flops"]
+    return flops if math.isfinite(flops) else math.inf
+
+
+def lowest_nll(runs: list[dict], floor: float) -> dict | None:
+    """The eligible setting with the lowest mean validation NLL (what choose picks when no cheaper one is within
+    one standard error of it)."""
+    return min(_eligible(by_setting(runs), floor), key=_nll, default=None)
 
 
 def settle(inputs: dict) -> tuple[list[dict], dict | None]:
@@ -99,6 +136,11 @@ def _with_spread(setting: dict, key: str, scale: float, digits: int) -> str:
     return text + (f" ± {scale * setting['spread'][key]:.{digits}f}" if setting["spread"] else "")
 
 
+def _tflop(setting: dict) -> str:
+    flops = (setting["validation"] or {}).get("train_flops", math.nan)
+    return f"{flops / 1e12:.1f}" if math.isfinite(flops) else "–"
+
+
 def _run_rows(runs: list[dict], chosen: list[dict]) -> list[list[str]]:
     """The per-run table's rows, best validation NLL first: each seed's validation and test figures."""
     rows = []
@@ -114,17 +156,26 @@ def _run_rows(runs: list[dict], chosen: list[dict]) -> list[list[str]]:
     return rows
 
 
-def _verdict(best: dict | None, eligible: int, settings: int, floor: float) -> str:
+def _verdict(runs: list[dict], best: dict | None, floor: float) -> str:
+    """The choice in words: which setting, by which part of the rule, and whether it is the main run's."""
     if best is None:
         return (f"No setting is chosen: none has mean validation members at {100 * floor:.2f} % or better "
                 "(`sweep.member_floor`).")
+    eligible, lowest = _eligible(by_setting(runs), floor), lowest_nll(runs, floor)
     main = any(r["name"] == "main run" for r in best["runs"])
-    return (f"Chosen for the ensemble: **{best['setting']}** (mean of {best['seeds']} seed"
-            f"{'s' if best['seeds'] > 1 else ''}{', the main run among them' if main else ''}), the lowest mean "
-            f"validation ensemble NLL among the {eligible} of {settings} settings whose mean validation members "
-            f"reach {100 * floor:.2f} %."
-            + ("" if main else " It is not the main run's setting: the default (params.yaml `train`) is not the "
-               "best setting this sweep found."))
+    seeds = f"mean of {best['seeds']} seed{'s' if best['seeds'] > 1 else ''}"
+    text = f"Chosen for the ensemble: **{best['setting']}** ({seeds}{', the main run among them' if main else ''}). "
+    if lowest["runs"] == best["runs"]:
+        text += (f"It has the lowest mean validation ensemble NLL among the {len(eligible)} settings whose mean "
+                 f"validation members reach {100 * floor:.2f} %")
+        text += ", and no cheaper setting is within one standard error of it." if len(eligible) > 1 else "."
+    else:
+        error = math.hypot(standard_error(best), standard_error(lowest))
+        text += (f"The lowest mean validation ensemble NLL is {lowest['setting']}'s ({_nll(lowest):.4f}); this "
+                 f"setting's {_nll(best):.4f} is within one standard error of the difference ({error:.4f}, over "
+                 "the seeds) and costs fewer training FLOPs, so the one-standard-error rule takes it.")
+    return text + ("" if main else " It is not the main run's setting: the default (params.yaml `train`) is not "
+                   "the setting this sweep chose.")
 
 
 def choice_section(inputs: dict, table) -> list[str]:
@@ -135,16 +186,18 @@ def choice_section(inputs: dict, table) -> list[str]:
     setting_rows = [[("**" + s["setting"] + "**") if best and s["runs"] == best["runs"] else s["setting"],
                      str(s["seeds"]), _with_spread(s, "val_acc_mean", 100, 2),
                      _with_spread(s, "val_ensemble_acc", 100, 2), _with_spread(s, "val_ensemble_nll", 1, 4),
-                     _with_spread(s, "val_disagreement", 100, 2)] for s in settings]
+                     _with_spread(s, "val_disagreement", 100, 2), _tflop(s)] for s in settings]
     m = inputs["metrics"]
     return ["", "## Which setting is best for the ensemble", "",
             "One row per setting, best first: the mean (± the std over training seeds, where `sweep.seeds` gives "
             "several) of the validation figures training wrote at its last step (held-out training images, "
-            "`train.eval_nets` sampled nets). The choice uses these means only, never the test set; a difference "
+            "`train.eval_nets` sampled nets), and its training FLOPs. The choice uses these only, never the test "
+            "set: the lowest mean validation ensemble NLL among the settings whose mean members reach the floor, "
+            "unless a cheaper one is within one standard error of the difference (then the cheapest such). A difference "
             "smaller than the seed-to-seed spread is not evidence.", "",
             table(["setting", "seeds", "val. member %", "val. ensemble %", "val. ensemble NLL",
-                   "val. disagreement %"], setting_rows), "",
-            _verdict(best, len(_eligible(by_setting(runs), floor)), len(settings), floor), "",
+                   "val. disagreement %", "training TFLOP"], setting_rows), "",
+            _verdict(runs, best, floor), "",
             "Every run, best validation NLL first; the test columns come from each run's evaluation (its members, "
             "their pairwise disagreement, the ensemble of "
             f"{value(m, 'hypernet.ensemble_gain_detail.size')} nets, OOD AUROC by mutual information).", "",
