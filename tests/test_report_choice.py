@@ -74,6 +74,8 @@ def test_the_section_names_the_choice_or_says_there_is_none(tmp_path):
     assert "Chosen for the ensemble: **λ=10000, β=2** (mean of 1 seed)" in text
     assert "is not the setting this sweep chose" in text
     assert text.index("**λ=10000, β=2**") < text.index("λ=30000, β=6")  # rows sorted by validation NLL
+    only = "\n".join(choice_section(_inputs(tmp_path, 0.9875), table))  # only λ=30000, β=6 reaches 98.75 %
+    assert "**λ=30000, β=6**" in only and "It is the only one of the 4 settings" in only
     none = "\n".join(choice_section(_inputs(tmp_path, 0.995), table))
     assert "No setting is chosen" in none and "99.50 %" in none
 

@@ -165,10 +165,13 @@ def _verdict(runs: list[dict], best: dict | None, floor: float) -> str:
     main = any(r["name"] == "main run" for r in best["runs"])
     seeds = f"mean of {best['seeds']} seed{'s' if best['seeds'] > 1 else ''}"
     text = f"Chosen for the ensemble: **{best['setting']}** ({seeds}{', the main run among them' if main else ''}). "
-    if lowest["runs"] == best["runs"]:
+    if len(eligible) == 1:
+        text += (f"It is the only one of the {len(by_setting(runs))} settings whose mean validation members reach "
+                 f"{100 * floor:.2f} %.")
+    elif lowest["runs"] == best["runs"]:
         text += (f"It has the lowest mean validation ensemble NLL among the {len(eligible)} settings whose mean "
-                 f"validation members reach {100 * floor:.2f} %")
-        text += ", and no cheaper setting is within one standard error of it." if len(eligible) > 1 else "."
+                 f"validation members reach {100 * floor:.2f} %, and no cheaper setting is within one standard "
+                 "error of it.")
     else:
         error = math.hypot(standard_error(best), standard_error(lowest))
         text += (f"The lowest mean validation ensemble NLL is {lowest['setting']}'s ({_nll(lowest):.4f}); this "
