@@ -196,8 +196,8 @@ def choice_section(inputs: dict, table) -> list[str]:
             "several) of the validation figures training wrote at its last step (held-out training images, "
             "`train.eval_nets` sampled nets), and its training FLOPs. The choice uses these only, never the test "
             "set: the lowest mean validation ensemble NLL among the settings whose mean members reach the floor, "
-            "unless a cheaper one is within one standard error of the difference (then the cheapest such). A difference "
-            "smaller than the seed-to-seed spread is not evidence.", "",
+            "unless a cheaper one is within one standard error of the difference (then the cheapest such). A "
+            "difference smaller than the seed-to-seed spread is not evidence.", "",
             table(["setting", "seeds", "val. member %", "val. ensemble %", "val. ensemble NLL",
                    "val. disagreement %", "training TFLOP"], setting_rows), "",
             _verdict(runs, best, floor), "",
