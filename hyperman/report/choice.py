@@ -96,9 +96,9 @@ def choose(runs: list[dict], floor: float) -> dict | None:
     settings, so a setting that costs more must beat a cheaper one by more than the noise. With one seed per
     setting (no standard error) this is the lowest NLL. An entry of by_setting, or None."""
     eligible = _eligible(by_setting(runs), floor)
-    if not eligible:
+    lowest = min(eligible, key=_nll, default=None)
+    if lowest is None:
         return None
-    lowest = min(eligible, key=_nll)
     return min([s for s in eligible if within_noise(s, lowest)], key=lambda s: (_flops_order(s), _nll(s)))
 
 
@@ -106,12 +106,6 @@ def _flops_order(setting: dict) -> float:
     """A setting's mean training FLOPs, for ordering; a run that did not record them sorts last."""
     flops = setting["validation"]["train_flops"]
     return flops if math.isfinite(flops) else math.inf
-
-
-def lowest_nll(runs: list[dict], floor: float) -> dict | None:
-    """The eligible setting with the lowest mean validation NLL (what choose picks when no cheaper one is within
-    one standard error of it)."""
-    return min(_eligible(by_setting(runs), floor), key=_nll, default=None)
 
 
 def settle(inputs: dict) -> tuple[list[dict], dict | None]:
@@ -161,12 +155,14 @@ def _verdict(runs: list[dict], best: dict | None, floor: float) -> str:
     if best is None:
         return (f"No setting is chosen: none has mean validation members at {100 * floor:.2f} % or better "
                 "(`sweep.member_floor`).")
-    eligible, lowest = _eligible(by_setting(runs), floor), lowest_nll(runs, floor)
+    settings = by_setting(runs)
+    eligible = _eligible(settings, floor)
+    lowest = min(eligible, key=_nll)
     main = any(r["name"] == "main run" for r in best["runs"])
     seeds = f"mean of {best['seeds']} seed{'s' if best['seeds'] > 1 else ''}"
     text = f"Chosen for the ensemble: **{best['setting']}** ({seeds}{', the main run among them' if main else ''}). "
     if len(eligible) == 1:
-        text += (f"It is the only one of the {len(by_setting(runs))} settings whose mean validation members reach "
+        text += (f"It is the only one of the {len(settings)} settings whose mean validation members reach "
                  f"{100 * floor:.2f} %.")
     elif lowest["runs"] == best["runs"]:
         text += (f"It has the lowest mean validation ensemble NLL among the {len(eligible)} settings whose mean "
