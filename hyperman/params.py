@@ -50,11 +50,14 @@ def _allowed(error) -> str:
 def validate(params: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
     """Raise ParamsError listing every violation (key path, bad value, allowed); return params."""
     import jsonschema
+    from jsonschema.exceptions import best_match
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     problems = []
-    for error in sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.absolute_path))):
+    # best_match: an anyOf's failure names its most specific reason (sweep.settings.outlier_probes.0: >= 0)
+    errors = [best_match([error]) for error in validator.iter_errors(params)]
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         if error.validator == "additionalProperties":
             extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))

@@ -4,6 +4,7 @@ members reach the floor; the test set plays no part."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -107,6 +108,28 @@ def test_a_sweep_runs_label_names_the_levers_off_their_default(tmp_path):
     assert labels["levers"]["settings"] == {"latent_components": 4, "outlier_probes": 16, "layer_weights": "rising"}
     assert run_label(labels["plain"]) == "λ=30000, β=2"
     assert run_label(labels["levers"]) == "λ=30000, β=2, latent_components=4, outlier_probes=16, layer_weights=rising"
+
+
+def test_every_setting_a_sweep_can_vary_shows_in_its_runs_label(tmp_path):
+    """A sweep run whose lever the label left out would be averaged with the default as one setting (as
+    function_every once was): every setting a sweep may vary must show when it is off its default."""
+    import sys
+    from dataclasses import asdict
+
+    from hyperman import checkpoint
+    from hyperman.config import TrainConfig
+    from hyperman.report.inputs import label_from_checkpoint
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+    from sweep_grid import SWEEPABLE
+
+    path = tmp_path / "hypernet.pt"
+    for name, kind in SWEEPABLE.items():
+        default = getattr(TrainConfig(), name)
+        other = {"int": lambda v: v + 1, "float": lambda v: 2 * v + 1, "str": lambda v: v + "_other"}[kind](default)
+        checkpoint.save(path, {"kind": "hypernetwork", "config": {**asdict(TrainConfig()), name: other}, "model": {}})
+        label = label_from_checkpoint({"inputs": {"checkpoint": str(path)}}, tmp_path)
+        assert label.get("settings") == {name: other}, name
 
 
 @pytest.mark.parametrize("costly_nll, chosen", [

@@ -42,6 +42,25 @@ def test_settings_cross_lambda_and_beta_and_every_name_parses_back_to_its_overri
         pipeline.run_overrides("lambda1000-gamma2-seed0", TRAIN)
 
 
+def test_a_list_of_settings_tries_each_lever_alone_around_the_main_run():
+    alternatives = [{}, {"outlier_probes": [16]}, {"latent_components": [4]},
+                    {"layer_weights": ["rising"], "outlier_probes": [0, 16]}]
+    runs = pipeline.sweep_runs(_config(alternatives, seeds=[0, 1]))
+    assert runs == ["lambda30000-beta2-seed1",  # {} at seed 0 is the main run itself
+                    "lambda30000-beta2-outlier_probes16-seed0", "lambda30000-beta2-outlier_probes16-seed1",
+                    "lambda30000-beta2-latent_components4-seed0", "lambda30000-beta2-latent_components4-seed1",
+                    "lambda30000-beta2-layer_weightsrising-outlier_probes0-seed0",
+                    "lambda30000-beta2-layer_weightsrising-outlier_probes0-seed1",
+                    "lambda30000-beta2-layer_weightsrising-outlier_probes16-seed0",
+                    "lambda30000-beta2-layer_weightsrising-outlier_probes16-seed1"]
+    overrides = pipeline.run_overrides("lambda30000-beta2-latent_components4-seed1", TRAIN)
+    assert overrides["latent_components"] == 4 and "outlier_probes" not in overrides  # the others stay the main run's
+    with pytest.raises(pipeline.HypermanError, match=r"sweep.settings\[1\]: 4; each alternative must be a mapping"):
+        pipeline.sweep_runs(_config([{"outlier_probes": [16]}, 4]))
+    with pytest.raises(pipeline.HypermanError, match="sweep.settings.lam: not a sweepable"):
+        pipeline.sweep_runs(_config([{"outlier_probes": [16]}, {"lam": [1]}]))
+
+
 def test_a_sweep_of_settings_alone_varies_them_around_the_main_run():
     config = {"train": TRAIN, "sweep": {"settings": {"latent_components": [1, 4]}}}
     assert pipeline.sweep_runs(config) == ["lambda30000-latent_components4-seed0"]
@@ -64,6 +83,7 @@ def test_the_planned_training_of_a_settings_run_carries_its_flags():
 @pytest.mark.parametrize("settings, message", [
     ({"lam": [1000]}, "sweep.settings.lam: not a sweepable train setting"),
     ({"seed": [1, 2]}, "axes of their own"),
+    ({"eval_every": [500]}, "not a sweepable train setting"),  # how a run computes, not what it trains
     ({"outlier_families": [["lines"]]}, "not a sweepable train setting"),
     ({"outlier_probes": []}, "non-empty list"),
     ({"outlier_probes": [1.5]}, "whole number"),
@@ -81,6 +101,11 @@ def test_the_schema_takes_the_settings_section():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["sweep"]["settings"] = {"outlier_probes": [0, 16], "layer_weights": ["rising"]}
     validate(params)
+    params["sweep"]["settings"] = [{"outlier_probes": [16]}, {"layer_weights": ["rising"]}]
+    validate(params)
     params["sweep"]["settings"] = {"outlier_probes": [-1]}
-    with pytest.raises(ParamsError, match="sweep.settings.outlier_probes.0"):
+    with pytest.raises(ParamsError, match="sweep.settings.outlier_probes.0: bad value -1; allowed: .*>= 0"):
+        validate(params)
+    params["sweep"]["settings"] = [{"latent_components": [4]}, {"outlier_probes": [-1]}]
+    with pytest.raises(ParamsError, match="sweep.settings.1.outlier_probes.0: bad value -1"):
         validate(params)

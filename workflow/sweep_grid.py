@@ -2,8 +2,8 @@
 
 Run names: "lambda<λ>-seed<s>", or "lambda<λ>-beta<β>-seed<s>" when the sweep also varies the function-space
 weight β ("lambdainf" = the no-diversity ablation), with one "-<setting><value>" part per entry of
-`sweep.settings` before the seed ("lambda30000-beta2-outlier_probes16-latent_components4-seed0"). A run
-overrides train.lambda, train.function_weight, train.diversity, train.seed and the settings its name gives;
+`sweep.settings` (of its alternative, when that is a list) before the seed
+("lambda30000-beta2-outlier_probes16-latent_components4-seed0"). A run overrides train.lambda, train.function_weight, train.diversity, train.seed and the settings its name gives;
 workflow/stage_table.py builds its stages from that."""
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import re
 from dataclasses import fields
 from typing import Any
 
-from hyperman.config import TrainConfig
+from hyperman.config import LEVERS, TrainConfig
 from hyperman.config.choices import diversity_label, diversity_terms
 from hyperman.config.workflow import ParamsError
 
-# The settings `sweep.settings` may cross: TrainConfig's scalar fields, less those with an axis of their own.
-OWN_AXES = ("lam", "function_weight", "seed", "diversity")
-SWEEPABLE = {f.name: getattr(f.type, "__name__", f.type) for f in fields(TrainConfig) if f.name not in OWN_AXES
+# The settings `sweep.settings` may cross: the scalar levers (λ, β and the seed have axes of their own).
+SWEEPABLE = {f.name: getattr(f.type, "__name__", f.type) for f in fields(TrainConfig) if f.name in LEVERS
              and getattr(f.type, "__name__", f.type) in ("int", "float", "str")}
 WORD = re.compile(r"[A-Za-z0-9_]+")  # what a string value may hold: a run name is a DVC stage name too
 
@@ -78,10 +77,28 @@ def _setting_part(name: str, value: Any) -> str:
 
 
 def _grid_settings(sweep: dict) -> list[dict[str, Any]]:
-    """Every combination of `sweep.settings` (one empty combination without it), refusing what a run name
-    cannot carry: a setting that is not a scalar train setting, one with its own axis, or a value that is not a
-    plain word or number."""
+    """The setting combinations of `sweep.settings` (one empty combination without it): a mapping is crossed
+    ({a: [1, 2], b: [x, y]} → four runs per λ × β × seed); a list of mappings is a union of such crosses, so
+    that levers can be tried one at a time around the main run ([{a: [2]}, {b: [y]}] → two). Refuses what a run
+    name cannot carry: a setting that is not a scalar train setting, one with its own axis, or a value that is
+    not a plain word or number."""
     grid = sweep.get("settings") or {}
+    alternatives = grid if isinstance(grid, list) else [grid]
+    problems = [f"sweep.settings[{i}]: {alt!r}; each alternative must be a mapping of setting: [values], e.g. "
+                "{latent_components: [4]}" for i, alt in enumerate(alternatives) if not isinstance(alt, dict)]
+    problems += [problem for alt in alternatives if isinstance(alt, dict) for problem in _value_problems(alt)]
+    if problems:
+        raise ParamsError("invalid parameters:\n  " + "\n  ".join(problems))
+    combos: list[dict[str, Any]] = []
+    for alt in alternatives:
+        for combo in itertools.product(*alt.values()):
+            if dict(zip(alt, combo)) not in combos:
+                combos.append(dict(zip(alt, combo)))
+    return combos
+
+
+def _value_problems(grid: dict) -> list[str]:
+    """What a run name could not carry in one crossed mapping of settings."""
     problems = []
     for name, values in grid.items():
         if name not in SWEEPABLE:
@@ -97,10 +114,7 @@ def _grid_settings(sweep: dict) -> list[dict[str, Any]]:
             problems.append(f"sweep.settings.{name}: {values!r}; each value must be a number >= 0")
         elif SWEEPABLE[name] == "int" and not all(float(v).is_integer() for v in values):
             problems.append(f"sweep.settings.{name}: {values!r}; each value must be a whole number")
-    if problems:
-        raise ParamsError("invalid parameters:\n  " + "\n  ".join(problems))
-    names = list(grid)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
+    return problems
 
 
 def _no_outliers(train: dict | None) -> dict[str, Any]:

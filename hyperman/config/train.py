@@ -4,7 +4,7 @@ without loading torch; hyperman.training runs it."""
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 
 from .. import target_spec
 from ..errors import ConfigError
@@ -168,3 +168,17 @@ class TrainConfig:
         (0 at step 0: accuracy first, as HE-CKA's warm-up), 1 after it and without one."""
         return min(step / self.repulsion_warmup, 1.0) if self.repulsion_warmup else 1.0
 
+
+
+# The settings that change what is trained, besides λ, β, the diversity terms and the seed (axes and label parts
+# of their own) and those that only say how or where a run computes: a sweep may vary them (`sweep.settings`),
+# and a sweep run's label names those off their default, so that no two settings share a label.
+NOT_LEVERS = ("lam", "function_weight", "diversity", "seed", "eval_every", "eval_nets", "checkpoint_every", "forward",
+              "limit_train", "precision", "device")
+LEVERS = tuple(f.name for f in fields(TrainConfig) if f.name not in NOT_LEVERS)
+
+
+def default_of(name: str):
+    """TrainConfig's default of a setting (a list setting's default comes from its factory)."""
+    field = next(f for f in fields(TrainConfig) if f.name == name)
+    return field.default_factory() if field.default is MISSING else field.default

@@ -15,7 +15,7 @@ from .. import checkpoint, outputs, probes
 from ..outputs import get
 from ..checkpoint import CheckpointError
 from ..errors import HypermanError
-from ..config import TrainConfig  # the defaults: λ of a checkpoint without `lam`, the levers' labels
+from ..config import LEVERS, TrainConfig, default_of  # λ of a checkpoint without `lam`; the levers' labels
 from ..config.choices import diversity_terms
 from ..files import sha256_file
 from ..settings import path_setting, setting
@@ -123,13 +123,6 @@ def parse_label(text: str) -> dict:
     return out
 
 
-# Issue 20's levers: a run's label names those whose value is not TrainConfig's default, so that runs of a
-# `sweep.settings` grid that share λ and β are told apart in the frontier figure and the choice table.
-LEVERS = ("latent_components", "outlier_probes", "outlier_weight", "repulsion_warmup", "weight_entropy",
-          "layer_weights", "function_estimator", "function_scale", "function_eps", "probes", "probe_family",
-          "entropy_queue")
-
-
 def label_from_checkpoint(metrics: dict, folder: Path) -> dict:
     """λ, seed (and β, and any lever off its default) of a sweep run, from the config of the hypernetwork its
     metrics.json names."""
@@ -145,7 +138,7 @@ def label_from_checkpoint(metrics: dict, folder: Path) -> dict:
     terms = diversity_terms(config.get("diversity", True))  # bool in older checkpoints, a mode, a list today
     lam = float(config.get("lam", TrainConfig.lam)) if terms else math.inf
     beta = {"beta": float(config.get("function_weight", 0.0))} if "function" in terms else {}
-    levers = {key: config[key] for key in LEVERS if key in config and config[key] != getattr(TrainConfig, key)}
+    levers = {key: config[key] for key in LEVERS if key in config and config[key] != default_of(key)}
     return {"lambda": lam, "seed": int(config.get("seed", 0)), **beta, **({"settings": levers} if levers else {})}
 
 
