@@ -153,3 +153,19 @@ def test_a_costlier_setting_must_beat_the_cheapest_by_more_than_one_standard_err
     text = "\n".join(choice_section({**inputs, "choice": (runs, best)}, table))
     assert ("one-standard-error rule takes it" in text) == (chosen == "λ=30000, β=2")
     assert "| 82.0" in text and "| 62.0" in text  # each setting's training TFLOP
+
+
+def test_a_lever_tried_on_one_seed_gets_the_pooled_seed_spread_not_none(tmp_path):
+    """The default's seeds give 0.0392 and 0.0438; a second two-seed setting agrees with itself. A costlier lever
+    on one seed is 0.0025 below the default's mean: beyond the default's standard error alone (0.0023), within
+    that of the difference once the one-seed lever gets the pooled spread (0.0023 / √1 and / √2 → 0.0028), so the
+    cheaper default stays; a lever 0.0035 below is beyond both."""
+    inputs = _inputs(tmp_path, 0.985)
+    inputs["metrics"] = _run(tmp_path, "main", 0.9873, 0.0392, 0.0268)
+    twice = [_seeded(tmp_path, "m1", 1, 3e4, 0.9869, 0.0438),
+             _seeded(tmp_path, "b0", 0, 2e4, 0.9870, 0.0500), _seeded(tmp_path, "b1", 1, 2e4, 0.9870, 0.0500)]
+    for lever_nll, chosen in ((0.0390, "λ=30000, β=2"), (0.0380, "λ=10000, β=2")):
+        inputs["sweep"] = [*twice, _seeded(tmp_path, "c0", 0, 1e4, 0.9870, lever_nll, 82e12)]
+        runs = candidates(inputs)
+        runs[0]["setting"] = "λ=30000, β=2"
+        assert choose(runs, 0.985)["setting"] == chosen, lever_nll

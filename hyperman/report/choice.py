@@ -77,29 +77,42 @@ def _nll(setting: dict) -> float:
     return setting["validation"]["val_ensemble_nll"]
 
 
-def standard_error(setting: dict) -> float:
-    """The standard error of a setting's mean validation ensemble NLL over its seeds (0 with one seed)."""
-    return setting["spread"]["val_ensemble_nll"] / math.sqrt(setting["seeds"]) if setting["spread"] else 0.0
+def seed_spread(settings: list[dict]) -> float:
+    """The seed-to-seed std of validation ensemble NLL, pooled over every setting with several seeds:
+    √(Σ (nᵢ − 1)·sᵢ² / Σ (nᵢ − 1)), as a one-way ANOVA's residual. Why pooled: a lever tried on one seed has no
+    spread of its own, and taking it as 0 would let one lucky seed beat a setting measured twice. 0 when no setting
+    has two seeds (the rule is then the plain lowest NLL)."""
+    several = [s for s in settings if s["spread"] and s["validation"]]
+    dof = sum(s["seeds"] - 1 for s in several)
+    return math.sqrt(sum((s["seeds"] - 1) * s["spread"]["val_ensemble_nll"] ** 2 for s in several) / dof) if dof \
+        else 0.0
 
 
-def within_noise(setting: dict, lowest: dict) -> bool:
-    """Whether a setting's mean validation NLL is within one standard error of the difference of the lowest:
-    NLL − lowest NLL ≤ √(SE² + SE_lowest²)."""
-    return _nll(setting) - _nll(lowest) <= math.hypot(standard_error(setting), standard_error(lowest))
+def standard_error(setting: dict, spread: float) -> float:
+    """The standard error of a setting's mean validation ensemble NLL: the pooled seed spread / √(its seeds)."""
+    return spread / math.sqrt(setting["seeds"])
+
+
+def error_of_difference(setting: dict, lowest: dict, spread: float) -> float:
+    """One standard error of the difference of two settings' means: √(SE² + SE_lowest²)."""
+    return math.hypot(standard_error(setting, spread), standard_error(lowest, spread))
 
 
 def choose(runs: list[dict], floor: float) -> dict | None:
     """A one-standard-error rule (after Hastie, Tibshirani & Friedman, ESL §7.10) on validation ensemble NLL
     averaged over seeds: among the settings whose mean validation members reach `floor`, those within one standard
-    error (of the difference) of the lowest mean NLL; of these, the one that costs the fewest training FLOPs (then
-    the lowest NLL). Why: two seeds of the default gave 0.037 and 0.047, a spread larger than the gaps between
-    settings, so a setting that costs more must beat a cheaper one by more than the noise. With one seed per
-    setting (no standard error) this is the lowest NLL. An entry of by_setting, or None."""
-    eligible = _eligible(by_setting(runs), floor)
+    error (of the difference, from the seed spread pooled over the settings) of the lowest mean NLL; of these, the
+    one that costs the fewest training FLOPs (then the lowest NLL). Why: two seeds of the default gave 0.037 and
+    0.047, a spread larger than the gaps between settings, so a setting that costs more must beat a cheaper one by
+    more than the noise. With one seed per setting (no spread) this is the lowest NLL. An entry of by_setting, or
+    None."""
+    settings = by_setting(runs)
+    eligible, spread = _eligible(settings, floor), seed_spread(settings)
     lowest = min(eligible, key=_nll, default=None)
     if lowest is None:
         return None
-    return min([s for s in eligible if within_noise(s, lowest)], key=lambda s: (_flops_order(s), _nll(s)))
+    return min([s for s in eligible if _nll(s) - _nll(lowest) <= error_of_difference(s, lowest, spread)],
+               key=lambda s: (_flops_order(s), _nll(s)))
 
 
 def _flops_order(setting: dict) -> float:
@@ -169,10 +182,12 @@ def _verdict(runs: list[dict], best: dict | None, floor: float) -> str:
                  f"validation members reach {100 * floor:.2f} %, and no cheaper setting is within one standard "
                  "error of it.")
     else:
-        error = math.hypot(standard_error(best), standard_error(lowest))
+        spread = seed_spread(settings)
+        error = error_of_difference(best, lowest, spread)
         text += (f"The lowest mean validation ensemble NLL is {lowest['setting']}'s ({_nll(lowest):.4f}); this "
-                 f"setting's {_nll(best):.4f} is within one standard error of the difference ({error:.4f}, over "
-                 "the seeds) and costs fewer training FLOPs, so the one-standard-error rule takes it.")
+                 f"setting's {_nll(best):.4f} is within one standard error of the difference ({error:.4f}, from "
+                 f"the seed-to-seed std {spread:.4f} pooled over the settings with several seeds) and costs fewer "
+                 "training FLOPs, so the one-standard-error rule takes it.")
     return text + ("" if main else " It is not the main run's setting: the default (params.yaml `train`) is not "
                    "the setting this sweep chose.")
 
@@ -192,7 +207,8 @@ def choice_section(inputs: dict, table) -> list[str]:
             "several) of the validation figures training wrote at its last step (held-out training images, "
             "`train.eval_nets` sampled nets), and its training FLOPs. The choice uses these only, never the test "
             "set: the lowest mean validation ensemble NLL among the settings whose mean members reach the floor, "
-            "unless a cheaper one is within one standard error of the difference (then the cheapest such). A "
+            "unless a cheaper one is within one standard error of the difference (from the seed-to-seed std pooled "
+            "over the settings with several seeds; then the cheapest such). A "
             "difference smaller than the seed-to-seed spread is not evidence.", "",
             table(["setting", "seeds", "val. member %", "val. ensemble %", "val. ensemble NLL",
                    "val. disagreement %", "training TFLOP"], setting_rows), "",
