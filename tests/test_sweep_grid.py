@@ -55,6 +55,15 @@ def test_a_list_of_settings_tries_each_lever_alone_around_the_main_run():
                     "lambda30000-beta2-layer_weightsrising-outlier_probes16-seed1"]
     overrides = pipeline.run_overrides("lambda30000-beta2-latent_components4-seed1", TRAIN)
     assert overrides["latent_components"] == 4 and "outlier_probes" not in overrides  # the others stay the main run's
+    # an alternative's own seeds: screened on one seed, next to the settings above on two
+    screened = pipeline.sweep_runs(_config([{"outlier_probes": [16]}, {"function_every": [2], "seeds": [0]}],
+                                           seeds=[0, 1]))
+    assert screened == ["lambda30000-beta2-outlier_probes16-seed0", "lambda30000-beta2-outlier_probes16-seed1",
+                        "lambda30000-beta2-function_every2-seed0"]
+    with pytest.raises(pipeline.HypermanError, match=r"sweep.settings\[\].seeds: \[-1\]; give a non-empty list"):
+        pipeline.sweep_runs(_config([{"function_every": [2], "seeds": [-1]}]))
+    with pytest.raises(pipeline.HypermanError, match="a crossed mapping takes sweep.seeds"):
+        pipeline.sweep_runs(_config({"function_every": [2], "seeds": [0]}))
     with pytest.raises(pipeline.HypermanError, match=r"sweep.settings\[1\]: 4; each alternative must be a mapping"):
         pipeline.sweep_runs(_config([{"outlier_probes": [16]}, 4]))
     with pytest.raises(pipeline.HypermanError, match="sweep.settings.lam: not a sweepable"):

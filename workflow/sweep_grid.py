@@ -76,24 +76,34 @@ def _setting_part(name: str, value: Any) -> str:
     return f"{name}{_number(value)}"
 
 
-def _grid_settings(sweep: dict) -> list[dict[str, Any]]:
-    """The setting combinations of `sweep.settings` (one empty combination without it): a mapping is crossed
-    ({a: [1, 2], b: [x, y]} → four runs per λ × β × seed); a list of mappings is a union of such crosses, so
-    that levers can be tried one at a time around the main run ([{a: [2]}, {b: [y]}] → two). Refuses what a run
-    name cannot carry: a setting that is not a scalar train setting, one with its own axis, or a value that is
-    not a plain word or number."""
+def _grid_settings(sweep: dict) -> list[tuple[dict[str, Any], list[int] | None]]:
+    """The setting combinations of `sweep.settings` (one empty combination without it), each with the seeds it
+    runs at (None: `sweep.seeds`): a mapping is crossed ({a: [1, 2], b: [x, y]} → four runs per λ × β × seed); a
+    list of mappings is a union of such crosses, so that levers can be tried one at a time around the main run
+    ([{a: [2]}, {b: [y]}] → two), and an alternative's own `seeds` list replaces `sweep.seeds` for it (a lever
+    screened on one seed next to settings replicated on several). Refuses what a run name cannot carry: a setting
+    that is not a scalar train setting, one with its own axis, or a value that is not a plain word or number."""
     grid = sweep.get("settings") or {}
     alternatives = grid if isinstance(grid, list) else [grid]
     problems = [f"sweep.settings[{i}]: {alt!r}; each alternative must be a mapping of setting: [values], e.g. "
                 "{latent_components: [4]}" for i, alt in enumerate(alternatives) if not isinstance(alt, dict)]
-    problems += [problem for alt in alternatives if isinstance(alt, dict) for problem in _value_problems(alt)]
+    alternatives = [alt for alt in alternatives if isinstance(alt, dict)]
+    for alt in alternatives:
+        seeds = alt.get("seeds", [0])
+        if not isinstance(grid, list) and "seeds" in alt:
+            problems.append("sweep.settings.seeds: a crossed mapping takes sweep.seeds; an alternative's own seeds "
+                            "belong in a list of alternatives, e.g. [{latent_components: [4], seeds: [0]}]")
+        elif not (isinstance(seeds, list) and seeds and all(isinstance(x, int) and x >= 0 for x in seeds)):
+            problems.append(f"sweep.settings[].seeds: {seeds!r}; give a non-empty list of seeds >= 0, e.g. [0]")
+        problems += _value_problems({k: v for k, v in alt.items() if k != "seeds"})
     if problems:
         raise ParamsError("invalid parameters:\n  " + "\n  ".join(problems))
-    combos: list[dict[str, Any]] = []
+    combos: list[tuple[dict[str, Any], list[int] | None]] = []
     for alt in alternatives:
-        for combo in itertools.product(*alt.values()):
-            if dict(zip(alt, combo)) not in combos:
-                combos.append(dict(zip(alt, combo)))
+        names = [k for k in alt if k != "seeds"]
+        for values in itertools.product(*(alt[k] for k in names)):
+            if (dict(zip(names, values)), alt.get("seeds")) not in combos:
+                combos.append((dict(zip(names, values)), alt.get("seeds")))
     return combos
 
 
@@ -140,8 +150,8 @@ def sweep_runs(config: dict) -> list[str]:
     runs = []
     for lam in lambdas:
         for beta in ([None] if not betas or lam == "inf" else betas):
-            for combo in combos:
-                for seed in seeds:
+            for combo, own_seeds in combos:
+                for seed in own_seeds or seeds:
                     name = "-".join([f"lambda{_number(lam)}", *([] if beta is None else [f"beta{_number(beta)}"]),
                                      *(_setting_part(k, v) for k, v in combo.items()), f"seed{seed}"])
                     if name not in runs and not _is_main(config, run_overrides(name, train)):
