@@ -120,16 +120,27 @@ def test_the_frontier_sweep_is_opt_in_and_crosses_lambda_beta_settings_and_seeds
     config = yaml.safe_load((ROOT / "params.yaml").read_text())
     sweep, train = config["sweep"], config["train"]
     settings = sweep.get("settings") or {}
+    alternatives = settings if isinstance(settings, list) else [settings]  # a list: one lever at a time
+    names = list(dict.fromkeys(name for alt in alternatives for name in alt if name != "seeds"))
     plan = snakemake_plan(ROOT, "--configfile", "workflow/frontier.yaml")
 
-    def flag(command: str, name: str) -> float:
-        return float(re.search(rf"--{name.replace('_', '-')} (\S+)", command).group(1))
+    def word(value) -> float | str:
+        try:
+            return float(value)
+        except ValueError:
+            return str(value)
 
-    axes = ["lambda", "function_weight", *settings, "seed"]
-    trained = sorted(tuple(flag(j["command"], a) for a in axes) for j in plan.values() if j["rule"] == "train")
-    grid = sorted(itertools.product(*[[float(v) for v in values] for values in (
-        sweep["lambdas"], sweep["function_weights"], *settings.values(), sweep["seeds"] or [train["seed"]])]))
-    main = tuple(float(train[a]) for a in axes)
+    def flag(command: str, name: str) -> float | str:
+        return word(re.search(rf"--{name.replace('_', '-')} (\S+)", command).group(1))
+
+    axes = ["lambda", "function_weight", *names, "seed"]
+    trained = sorted((tuple(flag(j["command"], a) for a in axes) for j in plan.values() if j["rule"] == "train"),
+                     key=str)
+    points = {tuple(word(v) for v in point) for alt in alternatives for point in itertools.product(
+        sweep["lambdas"], sweep["function_weights"], *(alt.get(n, [train[n]]) for n in names),
+        alt.get("seeds") or sweep["seeds"] or [train["seed"]])}
+    grid = sorted(points, key=str)
+    main = tuple(word(train[a]) for a in axes)
     assert main in grid and trained == grid  # each point trained once: the main run is the point it equals
     report = next(j for j in plan.values() if j["rule"] == "report")["command"]
     assert f"--member-floor {sweep['member_floor']}" in report
