@@ -142,11 +142,19 @@ def targets(evaluate: Path) -> list[tuple[str, str, str]]:
 
 
 def sweep_line(folder: Path) -> str:
+    """A sweep run's test figures, each with its Δ against the deep ensemble and the paired-bootstrap interval
+    (uncorrected: a screening line, not a claim; the main run's targets above carry Holm)."""
     m, members = _load(folder)
-    h = m["models"]["hypernet_ensemble"]
+    h, versus = m["models"][HYPER], m["comparisons"].get(DEEP, {})
+
+    def delta(key: str, scale: float) -> str:
+        c = versus.get(key) or {}
+        return f" ({_interval(c, scale)})" if c.get("low") is not None else ""
+
     return (f"{folder}: members {100 * sum(members) / len(members):.2f} %, disagreement "
-            f"{100 * m['diversity']['hypernet']['disagreement']:.2f} %, ensemble {100 * h['accuracy']:.2f} %, "
-            f"NLL {h['nll']:.4f}, OOD AUROC {h['ood']['auroc']:.4f}")
+            f"{100 * m['diversity']['hypernet']['disagreement']:.2f} %, ensemble {100 * h['accuracy']:.2f} %"
+            f"{delta('accuracy', 100)}, NLL {h['nll']:.4f}{delta('nll', 1)}, OOD AUROC {h['ood']['auroc']:.4f}"
+            f"{delta('auroc', 1)}")
 
 
 def main(argv: list[str] | None = None) -> int:

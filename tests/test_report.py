@@ -290,6 +290,8 @@ def test_the_targets_benchmark_prints_a_verdict_per_target_of_a_finished_evaluat
     assert not any("uniform noise" in x for x in out)  # synthetic sets are not the target's "real" sets
     assert any(x.startswith("worst of every 100") and "fewer than 100 nets" in x for x in out)  # 12 nets
     assert out[-1].startswith(f"{run['eval']}: members ")
+    hyper_nll = metrics["models"]["hypernet_ensemble"]["nll"]
+    assert f"NLL {hyper_nll:.4f} (Δ {nll['estimate']:+.4f} [{nll['low']:+.4f}, {nll['high']:+.4f}])" in out[-1]
     missing = subprocess.run([*script, "--evaluate", str(tmp_path / "none")], capture_output=True, text=True)
     assert missing.returncode == 2 and "make run" in missing.stderr
     # trained on Fashion-MNIST: the MNIST member floors do not apply, the members are shown without a verdict
