@@ -169,3 +169,21 @@ def test_a_lever_tried_on_one_seed_gets_the_pooled_seed_spread_not_none(tmp_path
         runs = candidates(inputs)
         runs[0]["setting"] = "λ=30000, β=2"
         assert choose(runs, 0.985)["setting"] == chosen, lever_nll
+
+
+def test_a_lever_tried_on_the_lucky_seed_alone_is_compared_seed_for_seed(tmp_path):
+    """The default (seeds 0, 1: 0.0366, 0.0470) and outlier probes (0.0362, 0.0499) show seed 0 lucky by 0.012. A
+    lever on seed 0 alone at 0.0400 is below the default's plain mean (0.0418), so a rule on plain means would take
+    it; seed for seed it is 0.0034 worse than the default, and the default stays."""
+    inputs = _inputs(tmp_path, 0.985)
+    inputs["metrics"] = _run(tmp_path, "main", 0.9873, 0.0366, 0.0268)
+    inputs["sweep"] = [_seeded(tmp_path, "m1", 1, 3e4, 0.9869, 0.0470),
+                       _seeded(tmp_path, "o0", 0, 2e4, 0.9870, 0.0362), _seeded(tmp_path, "o1", 1, 2e4, 0.9870, 0.0499),
+                       _seeded(tmp_path, "l0", 0, 1e4, 0.9870, 0.0400)]
+    runs = candidates(inputs)
+    runs[0]["setting"], runs[0]["seed"] = "λ=30000, β=2", 0
+    assert choose(runs, 0.985)["setting"] == "λ=30000, β=2"
+    settings = {s["setting"]: s for s in by_setting(runs)}
+    assert settings["λ=10000, β=2"]["validation"]["val_ensemble_nll"] > 0.0418 + 0.0034 - 1e-9
+    runs[0]["seed"] = None  # the main run's seed unknown: plain means, and the lever's 0.0400 wins
+    assert choose(runs, 0.985)["setting"] == "λ=10000, β=2"

@@ -3,8 +3,9 @@
 Run names: "lambda<λ>-seed<s>", or "lambda<λ>-beta<β>-seed<s>" when the sweep also varies the function-space
 weight β ("lambdainf" = the no-diversity ablation), with one "-<setting><value>" part per entry of
 `sweep.settings` (of its alternative, when that is a list) before the seed
-("lambda30000-beta2-outlier_probes16-latent_components4-seed0"). A run overrides train.lambda, train.function_weight, train.diversity, train.seed and the settings its name gives;
-workflow/stage_table.py builds its stages from that."""
+("lambda30000-beta2-outlier_probes16-latent_components4-seed0"). A run overrides train.lambda,
+train.function_weight, train.diversity, train.seed and the settings its name gives; workflow/stage_table.py builds
+its stages from that."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import statistics
 from pathlib import Path
 
 from .figures.frontier import hypernet_point
+from . import seed_blocks
 from .inputs import ReportError, label_from_checkpoint, run_label, value
 
 VALIDATION_KEYS = ("val_acc_mean", "val_ensemble_acc", "val_ensemble_nll", "val_disagreement")
@@ -45,14 +46,17 @@ def candidates(inputs: dict) -> list[dict]:
     runs = [{"name": "main run", "label": main_label, "metrics": main, "folder": str(cfg.evaluate)}]
     runs += [{"name": r["folder"], "label": r, "metrics": r["metrics"], "folder": r["folder"]} for r in inputs["sweep"]]
     return [{**run, "setting": run_label(run["label"]) if run["label"] else "?",
+             "seed": run["label"].get("seed") if run["label"] else None,
              "validation": validation_figures(run["metrics"], run["folder"]), "test": hypernet_point(run["metrics"])}
             for run in runs]
 
 
 def by_setting(runs: list[dict]) -> list[dict]:
-    """One entry per setting: its runs (one per training seed of `sweep.seeds`) and the mean of their validation
-    figures (None unless every run has them), with the spread over seeds. A setting is chosen on its mean, not on
-    its luckiest seed: with one run per seed, the best single run would be picked partly for its seed."""
+    """One entry per setting: its runs (one per training seed of `sweep.seeds`), the means of their validation
+    figures at the average seed (None unless every run has them; `seed_blocks`: the seed is a block, so a lever
+    tried on one seed is not compared with another setting's mean over other seeds), the plain spread over its
+    seeds, and the fit of validation NLL that the choice's standard errors come from. A setting is chosen on its
+    mean, not on its luckiest seed."""
     groups: dict[str, list[dict]] = {}
     for i, run in enumerate(runs):  # a run whose setting could not be read ("?") is a setting of its own
         groups.setdefault(run["setting"] if run["setting"] != "?" else f"?{i}", []).append(run)
@@ -65,6 +69,18 @@ def by_setting(runs: list[dict]) -> list[dict]:
                          "validation": {k: statistics.fmean(f[k] for f in figures) for k in keys} if whole else None,
                          "spread": {k: statistics.stdev(f[k] for f in figures) for k in keys}
                          if whole and len(figures) > 1 else None})
+    complete = [s for s in settings if s["validation"] and all(math.isfinite(s["validation"][k])
+                                                                for k in VALIDATION_KEYS)]
+    runs_of = [(i, r) for i, s in enumerate(complete) for r in s["runs"]]
+    for key in VALIDATION_KEYS:
+        if not complete:
+            break
+        fitted = seed_blocks.fit([i for i, _ in runs_of], [r["seed"] for _, r in runs_of],
+                                 [r["validation"][key] for _, r in runs_of], len(complete))
+        for i, setting in enumerate(complete):
+            setting["validation"][key] = fitted.means[i]
+            if key == "val_ensemble_nll":
+                setting["nll_fit"], setting["index"] = fitted, i
     return settings
 
 
@@ -77,41 +93,24 @@ def _nll(setting: dict) -> float:
     return setting["validation"]["val_ensemble_nll"]
 
 
-def seed_spread(settings: list[dict]) -> float:
-    """The seed-to-seed std of validation ensemble NLL, pooled over every setting with several seeds:
-    √(Σ (nᵢ − 1)·sᵢ² / Σ (nᵢ − 1)), as a one-way ANOVA's residual. Why pooled: a lever tried on one seed has no
-    spread of its own, and taking it as 0 would let one lucky seed beat a setting measured twice. 0 when no setting
-    has two seeds (the rule is then the plain lowest NLL)."""
-    several = [s for s in settings if s["spread"] and s["validation"]]
-    dof = sum(s["seeds"] - 1 for s in several)
-    return math.sqrt(sum((s["seeds"] - 1) * s["spread"]["val_ensemble_nll"] ** 2 for s in several) / dof) if dof \
-        else 0.0
-
-
-def standard_error(setting: dict, spread: float) -> float:
-    """The standard error of a setting's mean validation ensemble NLL: the pooled seed spread / √(its seeds)."""
-    return spread / math.sqrt(setting["seeds"])
-
-
-def error_of_difference(setting: dict, lowest: dict, spread: float) -> float:
-    """One standard error of the difference of two settings' means: √(SE² + SE_lowest²)."""
-    return math.hypot(standard_error(setting, spread), standard_error(lowest, spread))
+def error_of_difference(setting: dict, lowest: dict) -> float:
+    """One standard error of the difference of two settings' mean validation NLL (`seed_blocks`)."""
+    return setting["nll_fit"].se_difference(setting["index"], lowest["index"])
 
 
 def choose(runs: list[dict], floor: float) -> dict | None:
     """A one-standard-error rule (after Hastie, Tibshirani & Friedman, ESL §7.10) on validation ensemble NLL
     averaged over seeds: among the settings whose mean validation members reach `floor`, those within one standard
-    error (of the difference, from the seed spread pooled over the settings) of the lowest mean NLL; of these, the
+    error of the difference (`seed_blocks`: the seed is a block) of the lowest mean NLL; of these, the
     one that costs the fewest training FLOPs (then the lowest NLL). Why: two seeds of the default gave 0.037 and
     0.047, a spread larger than the gaps between settings, so a setting that costs more must beat a cheaper one by
     more than the noise. With one seed per setting (no spread) this is the lowest NLL. An entry of by_setting, or
     None."""
-    settings = by_setting(runs)
-    eligible, spread = _eligible(settings, floor), seed_spread(settings)
+    eligible = _eligible(by_setting(runs), floor)
     lowest = min(eligible, key=_nll, default=None)
     if lowest is None:
         return None
-    return min([s for s in eligible if _nll(s) - _nll(lowest) <= error_of_difference(s, lowest, spread)],
+    return min([s for s in eligible if _nll(s) - _nll(lowest) <= error_of_difference(s, lowest)],
                key=lambda s: (_flops_order(s), _nll(s)))
 
 
@@ -182,12 +181,10 @@ def _verdict(runs: list[dict], best: dict | None, floor: float) -> str:
                  f"validation members reach {100 * floor:.2f} %, and no cheaper setting is within one standard "
                  "error of it.")
     else:
-        spread = seed_spread(settings)
-        error = error_of_difference(best, lowest, spread)
+        error = error_of_difference(best, lowest)
         text += (f"The lowest mean validation ensemble NLL is {lowest['setting']}'s ({_nll(lowest):.4f}); this "
-                 f"setting's {_nll(best):.4f} is within one standard error of the difference ({error:.4f}, from "
-                 f"the seed-to-seed std {spread:.4f} pooled over the settings with several seeds) and costs fewer "
-                 "training FLOPs, so the one-standard-error rule takes it.")
+                 f"setting's {_nll(best):.4f} is within one standard error of the difference ({error:.4f}) and "
+                 "costs fewer training FLOPs, so the one-standard-error rule takes it.")
     return text + ("" if main else " It is not the main run's setting: the default (params.yaml `train`) is not "
                    "the setting this sweep chose.")
 
@@ -203,12 +200,14 @@ def choice_section(inputs: dict, table) -> list[str]:
                      _with_spread(s, "val_disagreement", 100, 2), _tflop(s)] for s in settings]
     m = inputs["metrics"]
     return ["", "## Which setting is best for the ensemble", "",
-            "One row per setting, best first: the mean (± the std over training seeds, where `sweep.seeds` gives "
-            "several) of the validation figures training wrote at its last step (held-out training images, "
+            "One row per setting, best first: the mean at the average training seed (figure = setting + seed, "
+            "fitted over every run, so that a setting tried on fewer seeds is compared seed for seed; ± the plain "
+            "std over its own seeds, where it has several) of the validation figures training wrote at its last "
+            "step (held-out training images, "
             "`train.eval_nets` sampled nets), and its training FLOPs. The choice uses these only, never the test "
             "set: the lowest mean validation ensemble NLL among the settings whose mean members reach the floor, "
-            "unless a cheaper one is within one standard error of the difference (from the seed-to-seed std pooled "
-            "over the settings with several seeds; then the cheapest such). A "
+            "unless a cheaper one is within one standard error of the difference (from what the seeds and settings "
+            "leave unexplained; then the cheapest such). A "
             "difference smaller than the seed-to-seed spread is not evidence.", "",
             table(["setting", "seeds", "val. member %", "val. ensemble %", "val. ensemble NLL",
                    "val. disagreement %", "training TFLOP"], setting_rows), "",
