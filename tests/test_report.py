@@ -183,8 +183,13 @@ def test_bad_required_input_exits_1_and_keeps_the_old_report(run, tmp_path, caps
 
 
 def test_sweep_label_comes_from_the_checkpoint_the_run_names(run):
+    from hyperman.report.inputs import checkpoint_config
+
     metrics = json.loads((run["eval"] / "metrics.json").read_text())
-    assert label_from_checkpoint(metrics, run["eval"]) == {"lambda": 1000.0, "seed": 0}
+    reference = checkpoint_config(metrics)  # the main run's config: what the study's runs share is no lever
+    assert label_from_checkpoint(metrics, run["eval"], reference) == {"lambda": 1000.0, "seed": 0}
+    # without a main run to compare with, the tiny study's own budget shows as a lever off TrainConfig's default
+    assert label_from_checkpoint(metrics, run["eval"])["settings"]["steps"] == reference["steps"] != TrainConfig.steps
     assert parse_label("lambda=inf,seed=2") == {"lambda": float("inf"), "seed": 2}
 
 

@@ -14,8 +14,8 @@ import statistics
 from pathlib import Path
 
 from .figures.frontier import hypernet_point
-from . import seed_blocks
 from .inputs import ReportError, label_from_checkpoint, run_label, value
+from .seed_blocks import fit as fit_seed_blocks
 
 VALIDATION_KEYS = ("val_acc_mean", "val_ensemble_acc", "val_ensemble_nll", "val_disagreement")
 
@@ -40,7 +40,7 @@ def candidates(inputs: dict) -> list[dict]:
     """The main run and every sweep run: label, validation figures (or None) and test figures."""
     cfg, main = inputs["cfg"], inputs["metrics"]
     try:
-        main_label = label_from_checkpoint(main, Path(cfg.evaluate))
+        main_label = label_from_checkpoint(main, Path(cfg.evaluate), inputs.get("reference"))
     except (ReportError, KeyError):  # no checkpoint to read it from: the main run's row says "?"
         main_label = None
     runs = [{"name": "main run", "label": main_label, "metrics": main, "folder": str(cfg.evaluate)}]
@@ -75,7 +75,7 @@ def by_setting(runs: list[dict]) -> list[dict]:
     for key in VALIDATION_KEYS:
         if not complete:
             break
-        fitted = seed_blocks.fit([i for i, _ in runs_of], [r["seed"] for _, r in runs_of],
+        fitted = fit_seed_blocks([i for i, _ in runs_of], [r["seed"] for _, r in runs_of],
                                  [r["validation"][key] for _, r in runs_of], len(complete))
         for i, setting in enumerate(complete):
             setting["validation"][key] = fitted.means[i]

@@ -123,9 +123,11 @@ def parse_label(text: str) -> dict:
     return out
 
 
-def label_from_checkpoint(metrics: dict, folder: Path) -> dict:
-    """λ, seed (and β, and any lever off its default) of a sweep run, from the config of the hypernetwork its
-    metrics.json names."""
+def label_from_checkpoint(metrics: dict, folder: Path, reference: dict | None = None) -> dict:
+    """λ, seed (and β, and any lever off the main run's value) of a sweep run, from the config of the hypernetwork
+    its metrics.json names. `reference` is the main run's train config (`checkpoint_config`): what every run of a
+    study shares (a tiny test's steps, a GPU grid's batch) is the study's, not a lever; without it, TrainConfig's
+    defaults."""
     path = Path(get(metrics, "inputs.checkpoint"))
     if not path.is_file():
         raise ReportError(f"--sweep {folder}: its metrics.json names the checkpoint {path}, which does not exist "
@@ -138,13 +140,14 @@ def label_from_checkpoint(metrics: dict, folder: Path) -> dict:
     terms = diversity_terms(config.get("diversity", True))  # bool in older checkpoints, a mode, a list today
     lam = float(config.get("lam", TrainConfig.lam)) if terms else math.inf
     beta = {"beta": float(config.get("function_weight", 0.0))} if "function" in terms else {}
-    levers = {key: config[key] for key in LEVERS if key in config and config[key] != default_of(key)}
+    base = reference or {}
+    levers = {key: config[key] for key in LEVERS if key in config and config[key] != base.get(key, default_of(key))}
     return {"lambda": lam, "seed": int(config.get("seed", 0)), **beta, **({"settings": levers} if levers else {})}
 
 
 def run_label(run: dict, seed: bool = False) -> str:
     """'λ=30000' or 'λ=10000, β=1000' (β only when the run has a function-space weight), 'no diversity'; then
-    the levers off their default ('λ=30000, β=2, outlier_probes=16'); ', seed 1' appended when asked (a sweep
+    the levers off the main run's ('λ=30000, β=2, outlier_probes=16'); ', seed 1' appended when asked (a sweep
     over several seeds)."""
     text = f"λ={run['lambda']:g}" if math.isfinite(run["lambda"]) else "no diversity"
     text += f", β={run['beta']:g}" if "beta" in run else ""
@@ -152,16 +155,26 @@ def run_label(run: dict, seed: bool = False) -> str:
     return text + (f", seed {run['seed']}" if seed else "")
 
 
-def training_probes(metrics: dict) -> dict | None:
-    """The probes the evaluated hypernetwork's function-space terms were trained on (`hyperman.probes.used`:
-    families, counts, weights), read from the config of the checkpoint its metrics.json names; None when that
-    checkpoint cannot be read from here (the report then shows what metrics.json records alone)."""
+def checkpoint_config(metrics: dict) -> dict | None:
+    """The train config of the checkpoint an evaluation's metrics.json names; None when it cannot be read from
+    here."""
     path = (metrics.get("inputs") or {}).get("checkpoint")
     if not path or not Path(path).is_file():
         return None
     try:
-        return probes.used(checkpoint.load(Path(path), kind="hypernetwork")["config"])
+        return checkpoint.load(Path(path), kind="hypernetwork")["config"]
     except (CheckpointError, KeyError, TypeError):
+        return None
+
+
+def training_probes(metrics: dict) -> dict | None:
+    """The probes the evaluated hypernetwork's function-space terms were trained on (`hyperman.probes.used`:
+    families, counts, weights), read from the config of the checkpoint its metrics.json names; None when that
+    checkpoint cannot be read from here (the report then shows what metrics.json records alone)."""
+    config = checkpoint_config(metrics)
+    try:
+        return probes.used(config) if config is not None else None
+    except (KeyError, TypeError):  # an older checkpoint's config
         return None
 
 
@@ -204,13 +217,14 @@ def load_inputs(cfg: ReportConfig) -> dict:
 
     if not 0.0 <= cfg.member_floor <= 1.0:
         raise ReportError(f"--member-floor must be a fraction in [0, 1], got {cfg.member_floor}")
-    sweep = []
+    sweep, inputs["reference"] = [], checkpoint_config(inputs["metrics"])  # the main run's, for the labels
     if cfg.sweep_labels is not None and len(cfg.sweep_labels) != len(cfg.sweep):
         raise ReportError(f"--sweep-labels gives {len(cfg.sweep_labels)} labels for {len(cfg.sweep)} --sweep folders")
     for k, folder in enumerate(cfg.sweep):
         folder = Path(folder)
         m = _json(folder / outputs.METRICS, SWEEP_KEYS, f"--sweep {folder}")
-        label = parse_label(cfg.sweep_labels[k]) if cfg.sweep_labels else label_from_checkpoint(m, folder)
+        label = (parse_label(cfg.sweep_labels[k]) if cfg.sweep_labels
+                 else label_from_checkpoint(m, folder, inputs["reference"]))
         sweep.append({"folder": str(folder), **label, "member_accuracy": get(m, SWEEP_KEYS[0]),
                       "ensemble_gain": get(m, SWEEP_KEYS[1]), "disagreement": get(m, SWEEP_KEYS[2]), "metrics": m,
                       "probes": training_probes(m)})
