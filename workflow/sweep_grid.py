@@ -18,7 +18,8 @@ from hyperman.config import LEVERS, TrainConfig
 from hyperman.config.choices import diversity_label, diversity_terms
 from hyperman.config.workflow import ParamsError
 
-# The settings `sweep.settings` may cross: the scalar levers (λ, β and the seed have axes of their own).
+# The settings `sweep.settings` may cross: the scalar levers (hyperman.config.LEVERS: λ, β and the seed have axes
+# of their own, and settings that only say how or where a run computes are no lever).
 SWEEPABLE = {f.name: getattr(f.type, "__name__", f.type) for f in fields(TrainConfig) if f.name in LEVERS
              and getattr(f.type, "__name__", f.type) in ("int", "float", "str")}
 WORD = re.compile(r"[A-Za-z0-9_]+")  # what a string value may hold: a run name is a DVC stage name too

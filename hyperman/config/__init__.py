@@ -21,6 +21,6 @@ SECTIONS: dict[str, type] = {"data": DataConfig, "train": TrainConfig, "baseline
 
 __all__ = ["DATASETS", "DEFAULT_ALPHAS", "DEFAULT_EPS", "DEFAULT_SIZES", "DEVICES", "DISTANCES", "DIVERSITY_MODES",
            "FORWARD_METHODS", "FUNCTION_ESTIMATORS", "FUNCTION_SCALES", "LAMBDA_SCHEDULES", "LATENT_DISTRIBUTIONS",
-           "LAYER_PROFILES", "LEVERS", "NORMS", "OUTLIER_FAMILIES", "PATH_FIELDS", "PRECISIONS", "PROBE_FAMILIES", "SECTIONS",
-           "STUDENT_INITS", "TEACHERS", "WEIGHT_ENTROPIES", "BaselineConfig", "DataConfig", "DistillConfig",
+           "LAYER_PROFILES", "LEVERS", "NORMS", "OUTLIER_FAMILIES", "PATH_FIELDS", "PRECISIONS", "PROBE_FAMILIES",
+           "SECTIONS", "STUDENT_INITS", "TEACHERS", "WEIGHT_ENTROPIES", "BaselineConfig", "DataConfig", "DistillConfig",
            "EvalConfig", "NoiseConfig", "SampleConfig", "TrainConfig", "default_of", "diversity_mode"]

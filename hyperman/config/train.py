@@ -169,10 +169,9 @@ class TrainConfig:
         return min(step / self.repulsion_warmup, 1.0) if self.repulsion_warmup else 1.0
 
 
-
 # The settings that change what is trained, besides λ, β, the diversity terms and the seed (axes and label parts
 # of their own) and those that only say how or where a run computes: a sweep may vary them (`sweep.settings`),
-# and a sweep run's label names those off their default, so that no two settings share a label.
+# and a sweep run's label names those off the main run's value, so that no two settings share a label.
 NOT_LEVERS = ("lam", "function_weight", "diversity", "seed", "eval_every", "eval_nets", "checkpoint_every", "forward",
               "limit_train", "precision", "device")
 LEVERS = tuple(f.name for f in fields(TrainConfig) if f.name not in NOT_LEVERS)
