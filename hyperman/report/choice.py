@@ -18,6 +18,7 @@ from .inputs import ReportError, label_from_checkpoint, run_label, value
 from .seed_blocks import fit as fit_seed_blocks
 
 VALIDATION_KEYS = ("val_acc_mean", "val_ensemble_acc", "val_ensemble_nll", "val_disagreement")
+ROUNDING = 1e-12  # NLLs this close are equal: the seed-blocked fit's least squares leave such differences in ties
 
 
 def validation_figures(metrics: dict, where: str) -> dict | None:
@@ -110,8 +111,8 @@ def choose(runs: list[dict], floor: float) -> dict | None:
     lowest = min(eligible, key=_nll, default=None)
     if lowest is None:
         return None
-    return min([s for s in eligible if _nll(s) - _nll(lowest) <= error_of_difference(s, lowest)],
-               key=lambda s: (_flops_order(s), _nll(s)))
+    return min([s for s in eligible if _nll(s) - _nll(lowest) <= error_of_difference(s, lowest) + ROUNDING],
+               key=lambda s: (_flops_order(s), round(_nll(s) / ROUNDING)))  # ties: the first setting, the main run's
 
 
 def _flops_order(setting: dict) -> float:
