@@ -185,5 +185,10 @@ def test_a_lever_tried_on_the_lucky_seed_alone_is_compared_seed_for_seed(tmp_pat
     assert choose(runs, 0.985)["setting"] == "λ=30000, β=2"
     settings = {s["setting"]: s for s in by_setting(runs)}
     assert settings["λ=10000, β=2"]["validation"]["val_ensemble_nll"] > 0.0418 + 0.0034 - 1e-9
+    table = lambda header, rows: "\n".join(" | ".join(map(str, r)) for r in [header, *rows])  # noqa: E731
+    text = "\n".join(choice_section({**inputs, "choice": (runs, choose(runs, 0.985))}, table))
+    lever = settings["λ=10000, β=2"]
+    gap = lever["validation"]["val_ensemble_nll"] - settings["λ=30000, β=2"]["validation"]["val_ensemble_nll"]
+    assert f"{gap:+.4f} (" in text and "residual std of validation NLL under setting + seed" in text
     runs[0]["seed"] = None  # the main run's seed unknown: plain means, and the lever's 0.0400 wins
     assert choose(runs, 0.985)["setting"] == "λ=10000, β=2"

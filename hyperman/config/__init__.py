@@ -12,7 +12,7 @@ from .choices import (DATASETS, DEVICES, DISTANCES, DIVERSITY_MODES, FORWARD_MET
                       diversity_mode)
 from .evaluate import DEFAULT_EPS, DEFAULT_SIZES, PATH_FIELDS, EvalConfig
 from .stages import DEFAULT_ALPHAS, BaselineConfig, DataConfig, DistillConfig, NoiseConfig, SampleConfig
-from .train import LEVERS, TrainConfig, default_of
+from .train import LEVERS, TrainConfig
 
 # params.yaml section → its config (the snapshot section overlays the baseline's: hyperman.params.UNDERLAY)
 SECTIONS: dict[str, type] = {"data": DataConfig, "train": TrainConfig, "baseline": BaselineConfig,
@@ -23,4 +23,4 @@ __all__ = ["DATASETS", "DEFAULT_ALPHAS", "DEFAULT_EPS", "DEFAULT_SIZES", "DEVICE
            "FORWARD_METHODS", "FUNCTION_ESTIMATORS", "FUNCTION_SCALES", "LAMBDA_SCHEDULES", "LATENT_DISTRIBUTIONS",
            "LAYER_PROFILES", "LEVERS", "NORMS", "OUTLIER_FAMILIES", "PATH_FIELDS", "PRECISIONS", "PROBE_FAMILIES",
            "SECTIONS", "STUDENT_INITS", "TEACHERS", "WEIGHT_ENTROPIES", "BaselineConfig", "DataConfig", "DistillConfig",
-           "EvalConfig", "NoiseConfig", "SampleConfig", "TrainConfig", "default_of", "diversity_mode"]
+           "EvalConfig", "NoiseConfig", "SampleConfig", "TrainConfig", "diversity_mode"]

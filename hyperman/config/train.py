@@ -4,7 +4,7 @@ without loading torch; hyperman.training runs it."""
 from __future__ import annotations
 
 import re
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields
 
 from .. import target_spec
 from ..errors import ConfigError
@@ -176,8 +176,3 @@ NOT_LEVERS = ("lam", "function_weight", "diversity", "seed", "eval_every", "eval
               "limit_train", "precision", "device")
 LEVERS = tuple(f.name for f in fields(TrainConfig) if f.name not in NOT_LEVERS)
 
-
-def default_of(name: str):
-    """TrainConfig's default of a setting (a list setting's default comes from its factory)."""
-    field = next(f for f in fields(TrainConfig) if f.name == name)
-    return field.default_factory() if field.default is MISSING else field.default

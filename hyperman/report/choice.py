@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 
 from .figures.frontier import hypernet_point
-from .inputs import ReportError, label_from_checkpoint, run_label, value
+from .inputs import ReportError, label_of, run_label, value
 from .seed_blocks import fit as fit_seed_blocks
 
 VALIDATION_KEYS = ("val_acc_mean", "val_ensemble_acc", "val_ensemble_nll", "val_disagreement")
@@ -40,10 +40,8 @@ def validation_figures(metrics: dict, where: str) -> dict | None:
 def candidates(inputs: dict) -> list[dict]:
     """The main run and every sweep run: label, validation figures (or None) and test figures."""
     cfg, main = inputs["cfg"], inputs["metrics"]
-    try:
-        main_label = label_from_checkpoint(main, Path(cfg.evaluate), inputs.get("reference"))
-    except (ReportError, KeyError):  # no checkpoint to read it from: the main run's row says "?"
-        main_label = None
+    reference = inputs.get("reference")  # the main run's train config, read once by load_inputs
+    main_label = label_of(reference, reference) if reference else None  # unreadable: the main run's row says "?"
     runs = [{"name": "main run", "label": main_label, "metrics": main, "folder": str(cfg.evaluate)}]
     runs += [{"name": r["folder"], "label": r, "metrics": r["metrics"], "folder": r["folder"]} for r in inputs["sweep"]]
     return [{**run, "setting": run_label(run["label"]) if run["label"] else "?",
@@ -163,12 +161,11 @@ def _run_rows(runs: list[dict], chosen: list[dict]) -> list[list[str]]:
     return rows
 
 
-def _verdict(runs: list[dict], best: dict | None, floor: float) -> str:
+def _verdict(settings: list[dict], best: dict | None, floor: float) -> str:
     """The choice in words: which setting, by which part of the rule, and whether it is the main run's."""
     if best is None:
         return (f"No setting is chosen: none has mean validation members at {100 * floor:.2f} % or better "
                 "(`sweep.member_floor`).")
-    settings = by_setting(runs)
     eligible = _eligible(settings, floor)
     lowest = min(eligible, key=_nll)
     main = any(r["name"] == "main run" for r in best["runs"])
@@ -190,15 +187,35 @@ def _verdict(runs: list[dict], best: dict | None, floor: float) -> str:
                    "the setting this sweep chose.")
 
 
+def _versus_chosen(setting: dict, chosen: dict | None) -> str:
+    """'+0.0060 (0.0022)': the setting's mean validation NLL minus the chosen one's, and one standard error of
+    that difference."""
+    if chosen is None or "nll_fit" not in setting or "nll_fit" not in chosen:
+        return "–"
+    return f"{_nll(setting) - _nll(chosen):+.4f} ({error_of_difference(setting, chosen):.4f})"
+
+
+def _noise(settings: list[dict]) -> str:
+    """The seed-to-seed noise the standard errors come from, in words."""
+    fit = next((s["nll_fit"] for s in settings if "nll_fit" in s), None)
+    if fit is None:
+        return ""
+    model = "setting + seed" if fit.blocked else "setting alone (the seeds cannot be told from the settings)"
+    return (f"Noise: the residual std of validation NLL under {model} is {fit.sigma:.4f}, on {fit.dof} degree(s) "
+            "of freedom.")
+
+
 def choice_section(inputs: dict, table) -> list[str]:
     """report.md's section: each setting's validation figures over its seeds and the chosen one, then every
     run's validation and test figures."""
     (runs, best), floor = settle(inputs), inputs["cfg"].member_floor
     settings = sorted(by_setting(runs), key=lambda s: (s["validation"] or {}).get("val_ensemble_nll", math.inf))
+    chosen = next((s for s in settings if best and s["runs"] == best["runs"]), None)
     setting_rows = [[("**" + s["setting"] + "**") if best and s["runs"] == best["runs"] else s["setting"],
                      str(s["seeds"]), _with_spread(s, "val_acc_mean", 100, 2),
                      _with_spread(s, "val_ensemble_acc", 100, 2), _with_spread(s, "val_ensemble_nll", 1, 4),
-                     _with_spread(s, "val_disagreement", 100, 2), _tflop(s)] for s in settings]
+                     _versus_chosen(s, chosen), _with_spread(s, "val_disagreement", 100, 2), _tflop(s)]
+                    for s in settings]
     m = inputs["metrics"]
     return ["", "## Which setting is best for the ensemble", "",
             "One row per setting, best first: the mean at the average training seed (figure = setting + seed, "
@@ -211,8 +228,8 @@ def choice_section(inputs: dict, table) -> list[str]:
             "leave unexplained; then the cheapest such). A "
             "difference smaller than the seed-to-seed spread is not evidence.", "",
             table(["setting", "seeds", "val. member %", "val. ensemble %", "val. ensemble NLL",
-                   "val. disagreement %", "training TFLOP"], setting_rows), "",
-            _verdict(runs, best, floor), "",
+                   "NLL − chosen (SE)", "val. disagreement %", "training TFLOP"], setting_rows), "",
+            _noise(settings), "", _verdict(settings, best, floor), "",
             "Every run, best validation NLL first; the test columns come from each run's evaluation (its members, "
             "their pairwise disagreement, the ensemble of "
             f"{value(m, 'hypernet.ensemble_gain_detail.size')} nets, OOD AUROC by mutual information).", "",

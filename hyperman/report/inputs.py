@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from .. import checkpoint, outputs, probes
 from ..outputs import get
 from ..checkpoint import CheckpointError
 from ..errors import HypermanError
-from ..config import LEVERS, TrainConfig, default_of  # λ of a checkpoint without `lam`; the levers' labels
+from ..config import LEVERS, TrainConfig  # λ of a checkpoint without `lam`; the levers' labels
 from ..config.choices import diversity_terms
 from ..files import sha256_file
 from ..settings import path_setting, setting
@@ -137,11 +137,17 @@ def label_from_checkpoint(metrics: dict, folder: Path, reference: dict | None = 
     except (CheckpointError, KeyError, TypeError) as error:
         raise ReportError(f"--sweep {folder}: cannot read λ and seed from {path} ({error}); give --sweep-labels"
                           ) from None
+    return label_of(config, reference)
+
+
+def label_of(config: dict, reference: dict | None = None) -> dict:
+    """λ, seed (and β, and any lever off the reference's value, TrainConfig's default where it has none) of a
+    hypernetwork's train config."""
     terms = diversity_terms(config.get("diversity", True))  # bool in older checkpoints, a mode, a list today
     lam = float(config.get("lam", TrainConfig.lam)) if terms else math.inf
     beta = {"beta": float(config.get("function_weight", 0.0))} if "function" in terms else {}
-    base = reference or {}
-    levers = {key: config[key] for key in LEVERS if key in config and config[key] != base.get(key, default_of(key))}
+    base = {**asdict(TrainConfig()), **(reference or {})}
+    levers = {key: config[key] for key in LEVERS if key in config and config[key] != base[key]}
     return {"lambda": lam, "seed": int(config.get("seed", 0)), **beta, **({"settings": levers} if levers else {})}
 
 
@@ -171,7 +177,10 @@ def training_probes(metrics: dict) -> dict | None:
     """The probes the evaluated hypernetwork's function-space terms were trained on (`hyperman.probes.used`:
     families, counts, weights), read from the config of the checkpoint its metrics.json names; None when that
     checkpoint cannot be read from here (the report then shows what metrics.json records alone)."""
-    config = checkpoint_config(metrics)
+    return _probes_of(checkpoint_config(metrics))
+
+
+def _probes_of(config: dict | None) -> dict | None:
     try:
         return probes.used(config) if config is not None else None
     except (KeyError, TypeError):  # an older checkpoint's config
@@ -229,7 +238,7 @@ def load_inputs(cfg: ReportConfig) -> dict:
                       "ensemble_gain": get(m, SWEEP_KEYS[1]), "disagreement": get(m, SWEEP_KEYS[2]), "metrics": m,
                       "probes": training_probes(m)})
     inputs["sweep"] = sweep
-    inputs["probes"] = training_probes(inputs["metrics"])
+    inputs["probes"] = _probes_of(inputs["reference"])
     return inputs
 
 
